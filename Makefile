@@ -1,0 +1,17 @@
+# The two commands of the README. Both set everything up first (idempotent;
+# the first run builds mmcv with ops, later runs take seconds).
+PYTHON ?= $(shell [ -n "$$VIRTUAL_ENV" ] && echo "$$VIRTUAL_ENV/bin/python" || ([ -n "$$CONDA_PREFIX" ] && echo "$$CONDA_PREFIX/bin/python") || echo "$(CURDIR)/.venv/bin/python")
+
+.PHONY: setup demo test benchmark lint
+
+setup:
+	HVPT_PYTHON=$(PYTHON) bash scripts/setup.sh
+
+demo: setup
+	$(PYTHON) tools/demo/run_demo.py $(DEMO_ARGS)
+
+test: setup
+	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+benchmark: setup
+	$(PYTHON) tools/demo/run_benchmark.py $(BENCH_ARGS)

@@ -1,0 +1,26 @@
+# ImageNet in mmpretrain's layout (data/imagenet/train + meta/train.txt);
+# every single label becomes a one-hot multi-label target.
+dataset_type = 'ImageNet'
+data_root = 'data/imagenet/'
+num_classes = 1000
+input_size = 192
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='HVPTMixedSignals', num_classes=num_classes,
+         input_size=input_size),
+    dict(type='HVPTPackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=8,
+    persistent_workers=True,
+    pin_memory=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        pipeline=train_pipeline))

@@ -1,0 +1,60 @@
+# HVP model: SimMIM Swin-B encoder (window 6 at 192 px) serving three heads.
+model = dict(
+    type='HeuristicMultiTaskPretrainer',
+    # Weight per signal; 0 removes the branch and its compute.
+    loss_weights=dict(mim=1.0, con=1.0, mlc=1.0),
+    # EMA update rate of the momentum encoder, cosine-decayed to 0
+    # (momentum 0.99 -> 1), as in MoCo v3.
+    base_momentum=0.01,
+    data_preprocessor=dict(
+        type='SelfSupDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True),
+    backbone=dict(
+        type='SimMIMSwinTransformer',
+        arch='base',
+        img_size=192,
+        drop_path_rate=0.1,
+        stage_cfgs=dict(block_cfgs=dict(window_size=6))),
+    # mim: SimMIM linear decoder + L1 on masked pixels (mmpretrain modules).
+    neck=dict(
+        type='SimMIMLinearDecoder', in_channels=128 * 2**3, encoder_stride=32),
+    head=dict(
+        type='SimMIMHead',
+        patch_size=4,
+        loss=dict(type='PixelReconstructionLoss', criterion='L1', channel=3)),
+    # con: MoCo v3 projector / predictor on globally pooled features.
+    con_neck=dict(
+        type='NonLinearNeck',
+        in_channels=128 * 2**3,
+        hid_channels=4096,
+        out_channels=256,
+        num_layers=3,
+        with_bias=False,
+        with_last_bn=True,
+        with_last_bn_affine=False,
+        with_last_bias=False,
+        with_avg_pool=False),
+    con_head=dict(
+        type='HVPTContrastiveHead',
+        predictor=dict(
+            type='NonLinearNeck',
+            in_channels=256,
+            hid_channels=4096,
+            out_channels=256,
+            num_layers=2,
+            with_bias=False,
+            with_last_bn=True,
+            with_last_bn_affine=False,
+            with_last_bias=False,
+            with_avg_pool=False),
+        temperature=0.2),
+    # mlc: linear multi-label head, BCE over labelled samples.
+    # For the asymmetric loss: loss=dict(type='AsymmetricLoss', gamma_pos=0,
+    # gamma_neg=4, clip=0.05).
+    mlc_head=dict(
+        type='HVPTMultiLabelHead',
+        num_classes=1000,  # must match the data pipeline's num_classes
+        in_channels=128 * 2**3,
+        loss=dict(type='CrossEntropyLoss', use_sigmoid=True)))

@@ -1,0 +1,11 @@
+# Copyright (c) hvpt_mm authors. All rights reserved.
+"""hvpt_mm: Heuristic Vision Pre-Training for OpenMMLab.
+
+Importing the package registers its modules into mmpretrain's registries
+(configs name it in ``custom_imports``) and installs the scoped checkpoint
+loader of :mod:`hvpt_mm.utils.checkpoint`.
+"""
+from .version import __version__, version_info
+from . import datasets, engine, models, utils  # noqa: E402,F401,I001
+
+__all__ = ['__version__', 'version_info']

@@ -1,0 +1,87 @@
+# Copyright (c) hvpt_mm authors. All rights reserved.
+from typing import Dict, List, Tuple
+
+import torch
+
+from mmpretrain.evaluation.metrics import AveragePrecision
+from mmpretrain.models.heads import MultiLabelLinearClsHead
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+
+@MODELS.register_module()
+class HVPTMultiLabelHead(MultiLabelLinearClsHead):
+    """Multi-label head that learns from labelled samples only.
+
+    A mixed batch holds labelled and unlabelled images; each data sample
+    carries a multi-hot ``gt_score`` and a boolean ``has_label``. The loss
+    (BCE by default, or mmpretrain's ``AsymmetricLoss``) is averaged over the
+    labelled samples; a batch without any gives a zero loss that still keeps
+    the head in the graph (needed by DDP).
+
+    Args:
+        num_classes (int): Number of classes.
+        in_channels (int): Channels of the pooled feature.
+        loss (dict): Config of the loss. Defaults to
+            ``dict(type='CrossEntropyLoss', use_sigmoid=True)``.
+        init_cfg (dict, optional): Initialisation of the linear layer.
+    """
+
+    def loss(self, feats: Tuple[torch.Tensor],
+             data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+        """Loss over labelled samples, and the batch mAP as diagnostic.
+
+        Args:
+            feats (tuple[Tensor]): Pooled features, the last one ``[N, C]``.
+            data_samples (list[DataSample]): With ``gt_score`` and
+                ``has_label`` (a sample without ``has_label`` counts as
+                labelled if it has ``gt_score`` or ``gt_label``).
+
+        Returns:
+            dict[str, Tensor]: ``loss``, ``map`` (percent; 0 without labels)
+            and ``labelled`` (number of labelled samples).
+        """
+        cls_score = self(feats)  # [N, K]
+        target, has_label = self._targets(data_samples, cls_score)
+        n_lab = int(has_label.sum())
+        if n_lab == 0:
+            zero = cls_score.sum() * 0.
+            return dict(loss=zero, map=zero.detach(),
+                        labelled=zero.detach())
+        score, target = cls_score[has_label], target[has_label]
+        loss = self.loss_module(score, target, avg_factor=n_lab)
+        with torch.no_grad():
+            # Classes absent from the batch have no AP; AveragePrecision
+            # averages over the classes it can score.
+            present = target.sum(0) > 0
+            mean_ap = (
+                AveragePrecision.calculate(
+                    score[:, present].float(), target[:, present])
+                if present.any() else score.new_zeros(()))
+        return dict(loss=loss, map=torch.as_tensor(mean_ap, dtype=torch.float32),
+                    labelled=cls_score.new_tensor(float(n_lab)))
+
+    def _targets(self, data_samples: List[DataSample],
+                 cls_score: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Stack multi-hot targets ``[N, K]`` and the labelled flag ``[N]``."""
+        num_classes = cls_score.size(1)
+        targets, flags = [], []
+        for ds in data_samples:
+            if 'gt_score' in ds:
+                t = ds.gt_score.float()
+            elif 'gt_label' in ds:
+                t = cls_score.new_zeros(num_classes)
+                t[ds.gt_label] = 1.
+            else:
+                t = cls_score.new_zeros(num_classes)
+            if t.numel() != num_classes:
+                raise ValueError(
+                    f'{ds.get("img_path", "a sample")}: gt_score has '
+                    f'{t.numel()} classes, the head has {num_classes}')
+            has = ds.get('has_label', None)
+            if has is None:
+                has = 'gt_score' in ds or 'gt_label' in ds
+            targets.append(t.to(cls_score.device))
+            flags.append(bool(has))
+        return (torch.stack(targets),
+                torch.tensor(flags, device=cls_score.device))

@@ -1,0 +1,209 @@
+# Copyright (c) hvpt_mm authors. All rights reserved.
+"""Heuristic Vision Pre-Training, https://arxiv.org/abs/2310.07510."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+
+from mmpretrain.models.necks import GlobalAveragePooling
+from mmpretrain.models.selfsup import BaseSelfSupervisor
+from mmpretrain.models.utils import CosineEMA
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+SIGNALS = ('mim', 'con', 'mlc')
+
+
+class _KeyEncoder(nn.Module):
+    """Backbone -> pool -> projector, the part the momentum encoder copies.
+
+    Built around the online modules (no copies) so that parameter names match
+    between the online side and its EMA in :class:`CosineEMA`.
+    """
+
+    def __init__(self, backbone: nn.Module, projector: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.projector = projector
+        self.pool = GlobalAveragePooling()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.backbone(x, None)  # ([B, C, h, w], )
+        return self.projector(self.pool(feats))[0]  # [B, D]
+
+
+@MODELS.register_module()
+class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
+    """Masked image modeling, contrastive and multi-label learning at once.
+
+    One forward pass with gradient of the masked online view through the
+    backbone serves all three signals:
+
+    - ``loss_mim``: SimMIM masked-pixel regression (``neck`` + ``head``);
+    - ``loss_con``: InfoNCE between the online query (``con_neck`` projector
+      + ``con_head`` predictor on pooled features) and a momentum encoder's
+      key of the target view, negatives gathered across processes;
+    - ``loss_mlc``: multi-label loss (``mlc_head``) over labelled samples.
+
+    Each loss is multiplied by its entry in ``loss_weights``. A weight of 0
+    removes the branch: its modules are not built, no momentum encoder
+    exists when ``con`` is off, and without ``mim`` the online view is not
+    masked.
+
+    Args:
+        backbone (dict): A backbone taking ``(x, mask)``, e.g.
+            ``SimMIMSwinTransformer``.
+        neck (dict, optional): MIM decoder, e.g. ``SimMIMLinearDecoder``.
+        head (dict, optional): MIM head owning the reconstruction loss, e.g.
+            ``SimMIMHead``.
+        con_neck (dict, optional): Projector applied to pooled features,
+            e.g. ``NonLinearNeck``.
+        con_head (dict, optional): ``HVPTContrastiveHead``.
+        mlc_head (dict, optional): ``HVPTMultiLabelHead``.
+        loss_weights (dict): Weight per signal, keys from ``mim``, ``con``,
+            ``mlc``; missing keys default to 1. Defaults to None.
+        base_momentum (float): Start value of the EMA update rate; it decays
+            to 0 on a cosine schedule over training, i.e. the momentum goes
+            from ``1 - base_momentum`` to 1. Defaults to 0.01.
+        data_preprocessor (dict, optional): Defaults to
+            ``SelfSupDataPreprocessor``.
+        init_cfg (dict | list[dict], optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: Optional[dict] = None,
+                 head: Optional[dict] = None,
+                 con_neck: Optional[dict] = None,
+                 con_head: Optional[dict] = None,
+                 mlc_head: Optional[dict] = None,
+                 loss_weights: Optional[Dict[str, float]] = None,
+                 base_momentum: float = 0.01,
+                 pretrained: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
+        weights = dict.fromkeys(SIGNALS, 1.)
+        unknown = set(loss_weights or {}) - set(SIGNALS)
+        if unknown:
+            raise ValueError(f'loss_weights has unknown signals {unknown}; '
+                             f'expected keys from {SIGNALS}')
+        weights.update(loss_weights or {})
+        self.loss_weights = {k: float(v) for k, v in weights.items()}
+        required = dict(mim=dict(neck=neck, head=head),
+                        con=dict(con_neck=con_neck, con_head=con_head),
+                        mlc=dict(mlc_head=mlc_head))
+        for signal, modules in required.items():
+            missing = [k for k, v in modules.items() if v is None]
+            if self.loss_weights[signal] and missing:
+                raise ValueError(
+                    f'signal "{signal}" has weight '
+                    f'{self.loss_weights[signal]} but no {missing}; set them '
+                    f'or set loss_weights["{signal}"]=0')
+        if not any(self.loss_weights.values()):
+            raise ValueError('all loss_weights are 0: nothing to train')
+
+        super().__init__(
+            backbone=backbone,
+            neck=neck if self.with_mim else None,
+            head=head if self.with_mim else None,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        if not self.with_mim and hasattr(self.backbone, 'mask_token'):
+            # Unused without masking; DDP rejects parameters without grad.
+            self.backbone.mask_token.requires_grad_(False)
+        self.pool = GlobalAveragePooling()
+        if self.with_con:
+            self.con_neck = MODELS.build(con_neck)
+            self.con_head = MODELS.build(con_head)
+            self.momentum_encoder = CosineEMA(
+                _KeyEncoder(self.backbone, self.con_neck),
+                momentum=base_momentum)
+        if self.with_mlc:
+            self.mlc_head = MODELS.build(mlc_head)
+
+    @property
+    def with_mim(self) -> bool:
+        return self.loss_weights['mim'] != 0
+
+    @property
+    def with_con(self) -> bool:
+        return self.loss_weights['con'] != 0
+
+    @property
+    def with_mlc(self) -> bool:
+        return self.loss_weights['mlc'] != 0
+
+    def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor]:
+        """Backbone features of unmasked images."""
+        return self.backbone(inputs, None)
+
+    def loss(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]],
+             data_samples: List[DataSample],
+             **kwargs) -> Dict[str, torch.Tensor]:
+        """One training step's losses and diagnostics.
+
+        Args:
+            inputs (Tensor | list[Tensor]): ``[online, target]`` views,
+                ``[B, 3, H, W]`` each; the target view is needed only by
+                ``con``.
+            data_samples (list[DataSample]): With ``mask`` (for ``mim``),
+                ``gt_score`` and ``has_label`` (for ``mlc``).
+
+        Returns:
+            dict[str, Tensor]: ``loss_mim``, ``loss_con``, ``loss_mlc`` for
+            the active signals, plus ``con_acc``, ``mlc_map`` and
+            ``mlc_labelled`` diagnostics.
+        """
+        views = [inputs] if isinstance(inputs, torch.Tensor) else inputs
+        online = views[0]
+        mask = None
+        if self.with_mim:
+            mask = torch.stack([ds.mask for ds in data_samples])  # [B, h, w]
+        feats = self.backbone(online, mask)  # ([B, C, h', w'], )
+
+        losses: Dict[str, torch.Tensor] = {}
+        if self.with_mim:
+            losses.update(self.forward_mim(feats, online, mask))
+        if self.with_con or self.with_mlc:
+            pooled = self.pool(feats)  # ([B, C], )
+            if self.with_con:
+                if len(views) < 2:
+                    raise ValueError(
+                        'the contrastive signal needs two views per image '
+                        '(online, target); use HVPTMixedSignals with '
+                        'with_target_view=True')
+                losses.update(self.forward_con(pooled, views[1]))
+            if self.with_mlc:
+                losses.update(self.forward_mlc(pooled, data_samples))
+        return losses
+
+    def forward_mim(self, feats: Tuple[torch.Tensor], online: torch.Tensor,
+                    mask: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Masked-pixel regression of the online view."""
+        rec = self.neck(feats[-1])  # [B, 3, H, W]
+        loss = self.head.loss(rec, online, mask)
+        return dict(loss_mim=loss * self.loss_weights['mim'])
+
+    def forward_con(self, pooled: Tuple[torch.Tensor],
+                    target: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """InfoNCE of the online query against momentum keys."""
+        query = self.con_neck(pooled)[0]  # [B, D]
+        with torch.no_grad():
+            self.momentum_encoder.update_parameters(
+                _KeyEncoder(self.backbone, self.con_neck))
+        # inference_mode skips autograd bookkeeping; clone() turns the
+        # [B, D] keys into a normal tensor that autograd may save.
+        with torch.inference_mode():
+            key = self.momentum_encoder(target)
+        key = key.clone()
+        out = self.con_head.loss(query, key)
+        return dict(loss_con=out['loss'] * self.loss_weights['con'],
+                    con_acc=out['acc'])
+
+    def forward_mlc(self, pooled: Tuple[torch.Tensor],
+                    data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+        """Multi-label loss over the labelled samples of the batch."""
+        out = self.mlc_head.loss(pooled, data_samples)
+        return dict(loss_mlc=out['loss'] * self.loss_weights['mlc'],
+                    mlc_map=out['map'], mlc_labelled=out['labelled'])

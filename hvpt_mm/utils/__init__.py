@@ -1,0 +1,9 @@
+# Copyright (c) hvpt_mm authors. All rights reserved.
+from .checkpoint import (checkpoints_named_in, is_trusted, trust_checkpoint,
+                         trusted_checkpoints, untrust_checkpoint)
+from .setup_env import register_all_modules
+
+__all__ = [
+    'checkpoints_named_in', 'is_trusted', 'trust_checkpoint',
+    'trusted_checkpoints', 'untrust_checkpoint', 'register_all_modules'
+]

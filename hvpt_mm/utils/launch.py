@@ -1,0 +1,65 @@
+# Copyright (c) hvpt_mm authors. All rights reserved.
+"""Config adjustments shared by ``tools/train.py`` and ``tools/test.py``."""
+import os
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+TRUST_HOOK = 'HVPTTrustCheckpointHook'
+
+
+def ensure_trust_hook(cfg: Config) -> None:
+    """Add :class:`HVPTTrustCheckpointHook` when a config lacks it.
+
+    Configs of other projects (plain mmpretrain / mmdet / mmseg ones) do not
+    carry the hook; without it ``--resume`` fails on torch >= 2.6.
+    """
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(h.get('type') in (TRUST_HOOK, f'mmpretrain.{TRUST_HOOK}')
+               for h in hooks):
+        # The registry of a non-mmpretrain config (default_scope mmdet or
+        # mmseg) reaches our hook through the scope prefix.
+        scope = cfg.get('default_scope', 'mmpretrain')
+        name = TRUST_HOOK if scope == 'mmpretrain' else f'mmpretrain.{TRUST_HOOK}'
+        hooks.append(dict(type=name))
+        cfg.custom_hooks = hooks
+    imports = cfg.get('custom_imports', None) or dict(imports=[])
+    names = imports.get('imports', [])
+    names = [names] if isinstance(names, str) else list(names)
+    if 'hvpt_mm' not in names:
+        imports['imports'] = names + ['hvpt_mm']
+        imports.setdefault('allow_failed_imports', False)
+        cfg.custom_imports = imports
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Run a distributed launch on the CPU with gloo when there is no GPU.
+
+    mmengine defaults to nccl, wraps the model with ``device_ids=[rank]``
+    and calls ``torch.cuda.set_device``; none of that works without a GPU.
+    With a GPU the config is left unchanged.
+    """
+    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+        return
+    env_cfg = cfg.setdefault('env_cfg', {})
+    env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg', None) or dict(
+        type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    if cfg.launcher == 'pytorch' and not dist.is_initialized():
+        # mmengine skips its own init_dist (and its cuda.set_device) when
+        # the process group already exists.
+        dist.init_process_group(backend='gloo')
+    print_log(
+        f'no GPU: distributed run on the CPU with gloo '
+        f'(rank {os.environ.get("RANK")} of {os.environ.get("WORLD_SIZE")})',
+        logger='current')
+
+
+def prepare_cfg_for_launch(cfg: Config) -> None:
+    """All adjustments our tools make before building the runner."""
+    ensure_trust_hook(cfg)
+    setup_cpu_distributed(cfg)

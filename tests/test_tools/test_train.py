@@ -1,0 +1,100 @@
+# Copyright (c) hvpt_mm authors. All rights reserved.
+"""tools/train.py and tools/dist_train.sh on CPU, with tiny settings."""
+import glob
+import json
+import os.path as osp
+
+import pytest
+import torch
+
+from _helpers.tiny import run_tool, tiny_pretrain_options
+
+CONFIG = 'configs/pretrain/hvpt_swin-b.py'
+HOOKS = ('custom_hooks=[dict(type="HVPTTrustCheckpointHook"),'
+         'dict(type="RecordStartHook"),dict(type="RecordLossHook")]')
+IMPORTS = 'custom_imports.imports=[hvpt_mm,_helpers.record_hook]'
+
+
+def _epoch_options(max_epochs):
+    # 12 images / batch 4 = 3 iterations per epoch.
+    return [
+        f'train_cfg.max_epochs={max_epochs}',
+        'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
+        f'param_scheduler.1.end={max_epochs}',
+        f'param_scheduler.1.T_max={max_epochs - 1}',
+        'default_hooks.checkpoint.interval=1',
+        'default_hooks.checkpoint.max_keep_ckpts=-1',
+        'randomness.seed=0', IMPORTS, HOOKS,
+    ]
+
+
+def _losses(work_dir, rank=0):
+    path = glob.glob(osp.join(work_dir, '**', f'losses_rank{rank}.jsonl'),
+                     recursive=True)
+    with open(path[0]) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_train_few_iters(tmp_path, imagenet_root):
+    work = str(tmp_path / 'work')
+    opts = tiny_pretrain_options(imagenet_root) + _epoch_options(1)
+    run_tool(['tools/train.py', CONFIG, '--work-dir', work,
+              '--cfg-options'] + opts)
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+    rows = _losses(work)
+    assert [r['iter'] for r in rows] == [1, 2, 3]
+    for r in rows:
+        for key in ('loss_mim', 'loss_con', 'loss_mlc'):
+            assert torch.isfinite(torch.tensor(r[key])), (key, r)
+
+
+def test_resume_continues_iteration_and_weights(tmp_path, imagenet_root):
+    work = str(tmp_path / 'work')
+    base = ['tools/train.py', CONFIG, '--work-dir', work, '--cfg-options']
+    opts = tiny_pretrain_options(imagenet_root)
+    run_tool(base + opts + _epoch_options(2))
+    ckpt2 = osp.join(work, 'epoch_2.pth')
+    assert osp.isfile(ckpt2)
+
+    # The runner's checkpoint holds non-tensor objects: plain torch.load
+    # (weights_only=True since torch 2.6) refuses it; --resume must not.
+    run_tool(['tools/train.py', CONFIG, '--work-dir', work, '--resume',
+              '--cfg-options'] + opts + _epoch_options(3))
+    with open(osp.join(work, 'start_state.json')) as f:
+        start = json.load(f)
+    assert (start['epoch'], start['iter']) == (2, 6)
+    saved = torch.load(ckpt2, map_location='cpu', weights_only=False)
+    for k, v in start['digest'].items():
+        assert v == pytest.approx(saved['state_dict'][k].double().sum().item(),
+                                  rel=1e-9, abs=1e-9), k
+    ckpt3 = torch.load(osp.join(work, 'epoch_3.pth'), map_location='cpu',
+                       weights_only=False)
+    assert ckpt3['meta']['iter'] == 9 and ckpt3['meta']['epoch'] == 3
+    assert [r['iter'] for r in _losses(work)][-3:] == [7, 8, 9]
+
+
+def test_resume_from_named_checkpoint(tmp_path, imagenet_root):
+    work = str(tmp_path / 'work')
+    opts = tiny_pretrain_options(imagenet_root)
+    run_tool(['tools/train.py', CONFIG, '--work-dir', work, '--cfg-options']
+             + opts + _epoch_options(2))
+    other = str(tmp_path / 'other')
+    run_tool(['tools/train.py', CONFIG, '--work-dir', other, '--resume',
+              osp.join(work, 'epoch_1.pth'), '--cfg-options'] + opts +
+             _epoch_options(2))
+    with open(osp.join(other, 'start_state.json')) as f:
+        assert json.load(f)['iter'] == 3
+
+
+def test_dist_train_two_processes_on_cpu(tmp_path, imagenet_root):
+    work = str(tmp_path / 'work')
+    opts = tiny_pretrain_options(imagenet_root, batch_size=2)
+    run_tool(['tools/dist_train.sh', CONFIG, '2', '--work-dir', work,
+              '--cfg-options'] + opts + _epoch_options(1),
+             env=dict(PORT='29613', OMP_NUM_THREADS='1'))
+    with open(osp.join(work, 'start_state.json')) as f:
+        assert json.load(f)['world_size'] == 2
+    # 12 images / (2 processes x 2) = 3 iterations per epoch.
+    assert [r['iter'] for r in _losses(work, rank=0)] == [1, 2, 3]
+    assert [r['iter'] for r in _losses(work, rank=1)] == [1, 2, 3]
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
