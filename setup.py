@@ -48,7 +48,7 @@ def add_mim_extension() -> None:
         mode = 'symlink'
     mim_path = osp.join(ROOT, 'hvpt_mm', '.mim')
     os.makedirs(mim_path, exist_ok=True)
-    for name in ('configs', 'tools'):
+    for name in ('configs', 'tools', 'model-index.yml'):
         src = osp.join(ROOT, name)
         tar = osp.join(mim_path, name)
         if not osp.exists(src):
@@ -59,6 +59,8 @@ def add_mim_extension() -> None:
             shutil.rmtree(tar)
         if mode == 'symlink':
             os.symlink(osp.relpath(src, mim_path), tar)
+        elif osp.isfile(src):
+            shutil.copyfile(src, tar)
         else:
             shutil.copytree(src, tar)
 
@@ -74,7 +76,11 @@ if __name__ == '__main__':
         keywords='computer vision, self-supervised, multi-task pre-training',
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
         include_package_data=True,
-        package_data={'hvpt_mm': ['.mim/configs/**/*', '.mim/tools/**/*']},
+        package_data={
+            'hvpt_mm': [
+                '.mim/model-index.yml', '.mim/configs/**/*', '.mim/tools/**/*'
+            ]
+        },
         python_requires='>=3.8',
         license='Apache License 2.0',
         install_requires=parse_requirements('runtime.txt'),

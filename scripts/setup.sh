@@ -19,7 +19,7 @@ say() { printf '\033[1;34m[hvpt setup]\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31m[hvpt setup] ERROR:\033[0m %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- python
-if [[ -n "${HVPT_PYTHON:-}" ]]; then
+if [[ -n "${HVPT_PYTHON:-}" && "$HVPT_PYTHON" != "$ROOT/.venv/bin/python" ]]; then
   PY="$HVPT_PYTHON"
 elif [[ -n "${VIRTUAL_ENV:-}" && -x "$VIRTUAL_ENV/bin/python" ]]; then
   PY="$VIRTUAL_ENV/bin/python"
@@ -43,7 +43,7 @@ STAMP_DIR="$("$PY" -c 'import sys; print(sys.prefix)')"
 STAMP="$STAMP_DIR/.hvpt_mm_setup"
 FINGERPRINT="$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$0" | sha1sum | cut -c1-16):$ROOT"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$FINGERPRINT" ]] \
-   && "$PY" -c 'import hvpt_mm, mmcv.ops, mmdet, mmseg, mmpretrain' 2>/dev/null; then
+   && (cd / && "$PY" -c 'import hvpt_mm, mmcv.ops, mmdet, mmseg, mmpretrain' 2>/dev/null); then
   say "already set up (stamp $STAMP); nothing to do"
   exit 0
 fi
@@ -101,12 +101,13 @@ EOF
       && (cd "$SRC/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
           "${PIP[@]}" wheel -v --no-deps --no-build-isolation . -w "$SRC/dist")
     } >"$LOG" 2>&1 &
+    START=$(date +%s)
     BUILD_PID=$!
     # Show progress: compiled units so far out of the ~77 the CPU build has.
     while kill -0 "$BUILD_PID" 2>/dev/null; do
       sleep 20
-      n=$(grep -c -E '^\[[0-9]+/[0-9]+\]|g\+\+ .* -c ' "$LOG" 2>/dev/null || true)
-      say "  ... mmcv build running ($(( $(date +%s) - $(stat -c %Y "$SRC") ))s, ${n:-0} compile steps logged)"
+      n=$(grep -oE '\[[0-9]+/[0-9]+\]' "$LOG" 2>/dev/null | tail -n1 || true)
+      say "  ... mmcv build running ($(( $(date +%s) - START ))s, compiled ${n:-[0/?]})"
     done
     if ! wait "$BUILD_PID"; then
       cause="see the end of the log"
@@ -133,8 +134,9 @@ EOF
     say "using cached mmcv wheel $WHEEL"
   fi
   "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL"
-  # mmcv's own runtime dependencies (not torch).
-  "${PIP[@]}" install -q addict packaging Pillow pyyaml yapf opencv-python
+  # mmcv's own runtime dependencies (not torch); mmcv.ops imports mmengine.
+  "${PIP[@]}" install -q addict packaging Pillow pyyaml yapf opencv-python \
+    -r "$ROOT/requirements/runtime.txt"
   mmcv_ok || die "mmcv $MMCV_VERSION installed from $WHEEL but mmcv.ops does not import; remove $WHEEL_DIR and re-run"
 fi
 
@@ -143,9 +145,12 @@ say "installing mmengine, mmpretrain, mmdet, mmsegmentation, test tools and hvpt
 "${PIP[@]}" install -q -r "$ROOT/requirements/build.txt" \
   -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/optional.txt" \
   -r "$ROOT/requirements/tests.txt"
-"${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
+# compat mode: mmengine finds an editable package (and its .mim configs)
+# through its distribution location, which PEP 660 finders hide.
+"${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT" \
+  --config-settings editable_mode=compat
 
-"$PY" - <<'EOF' || die "the installed stack does not import; see the traceback above"
+(cd / && "$PY" - <<'EOF') || die "the installed stack does not import; see the traceback above"
 import torch, mmcv, mmengine, mmpretrain, mmdet, mmseg, hvpt_mm
 import mmdet.models, mmseg.models, mmpretrain.models  # noqa: F401
 from mmcv.ops import RoIAlign, nms  # noqa: F401
@@ -154,5 +159,18 @@ print(f'torch {torch.__version__}, mmengine {mmengine.__version__}, '
       f'mmdet {mmdet.__version__}, mmseg {mmseg.__version__}, '
       f'hvpt_mm {hvpt_mm.__version__}')
 EOF
+# Real photos for the demo (Debian package dataset-fashion-mnist).
+if ! "$PY" -c 'from hvpt_mm.datasets.demo_scenes import find_fashion_mnist as f; f()' 2>/dev/null; then
+  SUDO=""
+  [[ "$(id -u)" != 0 ]] && sudo -n true 2>/dev/null && SUDO="sudo -n"
+  if command -v apt-get >/dev/null && { [[ "$(id -u)" == 0 ]] || [[ -n "$SUDO" ]]; }; then
+    say "installing the demo photos (apt-get install dataset-fashion-mnist)"
+    $SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+      || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; } \
+      || say "WARNING: could not install dataset-fashion-mnist; the demo needs it (see README)"
+  else
+    say "WARNING: the demo needs Fashion-MNIST: sudo apt-get install dataset-fashion-mnist, or set HVPT_FASHION_MNIST to a folder with its 4 IDX files"
+  fi
+fi
 echo "$FINGERPRINT" >"$STAMP"
 say "done"

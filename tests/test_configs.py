@@ -2,6 +2,10 @@
 """Every config loads with mmengine's Config and registers hvpt_mm."""
 import glob
 import os.path as osp
+import shutil
+import subprocess
+import sys
+import zipfile
 
 import pytest
 from mmengine.config import Config
@@ -47,21 +51,44 @@ def test_main_config_is_the_documented_recipe():
     assert mixed.num_classes == cfg.model.mlc_head.num_classes
 
 
-def test_installed_package_carries_configs():
-    """Other projects inherit our configs through `hvpt_mm::`."""
-    from mmengine.config.utils import _get_package_and_cfg_path
-    from mmengine.utils import get_installed_path
-    pkg_path = get_installed_path('hvpt_mm')
-    assert osp.isfile(
-        osp.join(pkg_path, '.mim', 'configs', 'pretrain', 'hvpt_swin-b.py'))
-    assert _get_package_and_cfg_path('hvpt_mm::pretrain/hvpt_swin-b.py')[0] \
-        == 'hvpt_mm'
+def test_package_carries_configs(tmp_path):
+    """A built wheel holds configs and model-index under hvpt_mm/.mim."""
+    src = tmp_path / 'src'
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
+        '.venv', '.git', 'work_dirs', 'data', 'reports', '.mim', '*.egg-info',
+        '__pycache__', 'build', 'dist'))
+    subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+         '--no-build-isolation', '-q', '-w', str(tmp_path / 'dist'),
+         str(src)], check=True, capture_output=True)
+    wheel = next((tmp_path / 'dist').glob('hvpt_mm-*.whl'))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert 'hvpt_mm/.mim/configs/pretrain/hvpt_swin-b.py' in names
+    assert 'hvpt_mm/.mim/configs/_base_/default_runtime.py' in names
+    assert 'hvpt_mm/.mim/model-index.yml' in names
+    assert 'hvpt_mm/.mim/tools/train.py' in names
+
+
+def test_config_path_of_installed_package():
+    from hvpt_mm.utils import get_config_path
+    path = get_config_path('pretrain/hvpt_swin-b.py')
+    assert osp.isfile(path) and '.mim' in path
+    with pytest.raises(FileNotFoundError, match='nope.py'):
+        get_config_path('pretrain/nope.py')
 
 
 def test_inherit_from_other_project(tmp_path):
+    """`hvpt_mm::` works in _base_ and the result builds."""
+    from mmengine.registry import MODELS, init_default_scope
     child = tmp_path / 'my_hvpt.py'
     child.write_text("_base_ = 'hvpt_mm::pretrain/hvpt_swin-b.py'\n"
-                     "model = dict(loss_weights=dict(con=0.5))\n")
+                     "model = dict(loss_weights=dict(con=0.5),\n"
+                     "             backbone=dict(arch='tiny'))\n")
     cfg = Config.fromfile(str(child))
     assert cfg.model.loss_weights.con == 0.5
     assert cfg.model.loss_weights.mim == 1.0
+    # mmengine tags inherited dicts with the package's scope.
+    assert cfg.model._scope_ == 'hvpt_mm'
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'HeuristicMultiTaskPretrainer'

@@ -11,3 +11,6 @@ _base_ = [
     '../_base_/schedules/hvpt_adamw_coslr-100e.py',
     '../_base_/default_runtime.py',
 ]
+
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))

@@ -18,7 +18,7 @@ import os
 import os.path as osp
 import re
 import sys
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -41,8 +41,6 @@ FILE_STEMS = {
 SPLITS = ('train', 'val', 'test')
 SILHOUETTE_THRESHOLD = 30  # photo intensity (0-255) after resize
 MIN_VISIBLE_AREA = 20  # pixels; smaller (occluded) items are not drawn
-_IDX_DTYPES = {0x08: 'u1', 0x09: 'i1', 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4',
-               0x0E: '>f8'}
 
 
 def find_fashion_mnist(root: Optional[str] = None) -> Dict[str, str]:
@@ -67,7 +65,7 @@ def find_fashion_mnist(root: Optional[str] = None) -> Dict[str, str]:
         found = {}
         for key, stem in FILE_STEMS.items():
             names = [stem, stem.replace('-idx', '.idx')]
-            cands = [osp.join(d, n + ext) for n in names for ext in ('', '.gz')]
+            cands = [osp.join(d, n + e) for n in names for e in ('', '.gz')]
             hits = [c for c in cands if osp.isfile(c)]
             if hits:
                 found[key] = hits[0]
@@ -82,7 +80,7 @@ def find_fashion_mnist(root: Optional[str] = None) -> Dict[str, str]:
 
 
 def read_idx(path: str) -> np.ndarray:
-    """Read an IDX file (gzipped or plain) into a numpy array.
+    """Read an unsigned-byte IDX file (gzipped or plain) into numpy.
 
     Args:
         path (str): The file.
@@ -97,18 +95,18 @@ def read_idx(path: str) -> np.ndarray:
             data = gzip.decompress(data)
         except (OSError, EOFError) as e:
             raise ValueError(f'{path}: corrupt gzip stream ({e})') from e
-    if len(data) < 4 or data[:2] != b'\0\0' or data[2] not in _IDX_DTYPES:
-        raise ValueError(f'{path}: not an IDX file (bad magic number '
+    if len(data) < 4 or data[:3] != b'\0\0\x08' or data[3] == 0:
+        raise ValueError(f'{path}: not a uint8 IDX file (bad magic number '
                          f'{data[:4].hex() or "<empty>"})')
-    dtype, ndim = np.dtype(_IDX_DTYPES[data[2]]), data[3]
-    if ndim == 0 or len(data) < 4 + 4 * ndim:
+    ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
         raise ValueError(f'{path}: truncated IDX header')
     shape = tuple(int(s) for s in np.frombuffer(data, '>u4', ndim, 4))
-    expected = 4 + 4 * ndim + int(np.prod(shape)) * dtype.itemsize
+    expected = 4 + 4 * ndim + int(np.prod(shape))
     if len(data) != expected:
         raise ValueError(f'{path}: IDX size mismatch, header shape {shape} '
                          f'needs {expected} bytes, file has {len(data)}')
-    return np.frombuffer(data, dtype, offset=4 + 4 * ndim).reshape(shape)
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def load_fashion_mnist(files: Dict[str, str]) -> Dict[str, np.ndarray]:
@@ -127,9 +125,9 @@ def load_fashion_mnist(files: Dict[str, str]) -> Dict[str, np.ndarray]:
             raise ValueError(
                 f'{files[f"{part}_images"]} / {files[f"{part}_labels"]}: '
                 f'shapes {imgs.shape} and {lbls.shape} do not pair up')
-        if imgs.dtype != np.uint8 or lbls.max() >= len(CLASSES):
-            raise ValueError(f'{files[f"{part}_labels"]}: expected uint8 '
-                             f'photos and labels < {len(CLASSES)}')
+        if len(lbls) == 0 or lbls.max() >= len(CLASSES):
+            raise ValueError(f'{files[f"{part}_labels"]}: expected labels '
+                             f'0..{len(CLASSES) - 1}')
     return arrays
 
 
@@ -184,7 +182,7 @@ def generate_scene(photos: np.ndarray,
         [x, y, w, h], ``area`` and ``source_index`` (row in ``photos``),
         in draw order.
     """
-    while True:
+    for _ in range(100):
         items = []
         for _ in range(int(rng.integers(1, max_items + 1))):
             idx = int(rng.integers(len(photos)))
@@ -209,6 +207,8 @@ def generate_scene(photos: np.ndarray,
             keep = [i for i in keep if i not in small]
         if keep:
             break
+    else:
+        raise RuntimeError(f'no photo gives a silhouette >= {min_area} px')
     canvas = _background(rng, size)
     semantic = np.zeros((size, size), np.uint8)
     instances = []
@@ -244,32 +244,64 @@ def mask_to_rle(mask: np.ndarray) -> dict:
 
 
 def _progress(items: Sequence, desc: str, enabled: bool) -> Iterable:
+    """Iterate with a rich progress bar (or a plain counter) on stderr."""
     if not enabled:
-        return items
+        yield from items
+        return
     try:
         from rich.console import Console
         from rich.progress import track
-        return track(items, desc, console=Console(stderr=True))
     except ImportError:
-        return _counter(items, desc)
-
-
-def _counter(items: Sequence, desc: str) -> Iterable:
-    for n, item in enumerate(items, 1):
-        yield item
-        if n % 200 == 0 or n == len(items):
+        for n, item in enumerate(items, 1):
+            yield item
             print(f'\r{desc} {n}/{len(items)}', end='', file=sys.stderr)
-    print(file=sys.stderr)
+        print(file=sys.stderr)
+        return
+    yield from track(items, desc, console=Console(stderr=True))
 
 
 def _dump(obj: object, path: str) -> None:
     with open(path, 'w') as f:
-        json.dump(obj, f, indent=None, separators=(',', ':'))
+        json.dump(obj, f, separators=(',', ':'))
 
 
-def _sha256(path: str) -> str:
-    with open(path, 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()
+def _write_split(out_dir: str, split: str, num: int, photos: np.ndarray,
+                 labels: np.ndarray, pool: np.ndarray, part: str, size: int,
+                 seed: int, progress: bool) -> Tuple[List[dict], int]:
+    """Write one split's scenes, maps and annotation files."""
+    for sub in ('images', 'seg'):
+        d = osp.join(out_dir, sub, split)
+        os.makedirs(d, exist_ok=True)
+        for name in os.listdir(d):  # stale scenes of a bigger earlier build
+            if re.fullmatch(r'\d{6}\.png', name):
+                os.remove(osp.join(d, name))
+    data_list, images, anns = [], [], []
+    for i in _progress(range(num), f'{split} scenes', progress):
+        rng = np.random.default_rng([seed, SPLITS.index(split), i])
+        scene = generate_scene(photos, labels, rng, size)
+        img_path = f'images/{split}/{i:06d}.png'
+        Image.fromarray(scene['image']).save(osp.join(out_dir, img_path))
+        Image.fromarray(scene['semantic'], 'L').save(
+            osp.join(out_dir, 'seg', split, f'{i:06d}.png'))
+        data_list.append(dict(img_path=img_path, gt_label=scene['labels']))
+        images.append(
+            dict(id=i + 1, file_name=img_path, width=size, height=size))
+        for inst in scene['instances']:
+            anns.append(dict(
+                id=len(anns) + 1, image_id=i + 1,
+                category_id=inst['label'] + 1, bbox=inst['bbox'],
+                area=inst['area'], iscrowd=0,
+                segmentation=mask_to_rle(inst['mask']), fmnist_part=part,
+                fmnist_index=int(pool[inst['source_index']])))
+    ann_dir = osp.join(out_dir, 'annotations')
+    _dump(dict(metainfo=dict(classes=list(CLASSES)), data_list=data_list),
+          osp.join(ann_dir, f'multilabel_{split}.json'))
+    categories = [dict(id=c + 1, name=n, supercategory='fashion')
+                  for c, n in enumerate(CLASSES)]
+    _dump(dict(info=dict(description=f'hvpt_mm demo scenes, {split}'),
+               images=images, annotations=anns, categories=categories),
+          osp.join(ann_dir, f'instances_{split}.json'))
+    return data_list, len(anns)
 
 
 def build_demo_dataset(out_dir: str,
@@ -281,11 +313,17 @@ def build_demo_dataset(out_dir: str,
                        seed: int = 0,
                        fmnist_root: Optional[str] = None,
                        progress: bool = True) -> dict:
-    """Write the demo scenes dataset (see ``docs`` layout in the module).
+    """Write the demo scenes dataset.
 
-    Train scenes use only the 60k Fashion-MNIST training photos; val uses
-    the first half of the 10k test photos and test the second half. Scene
-    ``i`` of a split depends only on ``(seed, split, i)``.
+    Layout: ``images/{split}/{i:06d}.png`` (RGB), ``seg/{split}/...png``
+    (semantic maps, 0 background, class id + 1 items) and ``annotations/``:
+    ``multilabel_{split}.json`` (mmpretrain ``MultiLabelDataset``),
+    ``instances_{split}.json`` (COCO, uncompressed RLE masks),
+    ``pretrain_labelled.json`` / ``pretrain_unlabelled.txt`` (the train
+    split cut in two) and ``meta.json`` (written last). Paths are relative
+    to ``out_dir``. Train scenes use only the training photos; val uses the
+    first half of the test photos, test the second half. Scene ``i`` of a
+    split depends only on ``(seed, split, i)``.
 
     Args:
         out_dir (str): Output folder (a dataset config's ``data_root``).
@@ -302,7 +340,7 @@ def build_demo_dataset(out_dir: str,
 
     Returns:
         dict: ``out_dir``, ``built`` (False if it was up to date), ``meta``
-        and ``annotations`` paths and ``counts``.
+        (path) and ``counts``.
     """
     counts = dict(train=int(num_train), val=int(num_val), test=int(num_test))
     if not 32 <= size <= 128:
@@ -311,17 +349,17 @@ def build_demo_dataset(out_dir: str,
         raise ValueError('scene counts must be >= 0 and unlabelled_fraction '
                          'in [0, 1]')
     files = find_fashion_mnist(fmnist_root)
+    sha = {}
+    for key, path in files.items():
+        with open(path, 'rb') as f:
+            sha[key] = hashlib.sha256(f.read()).hexdigest()
     params = dict(builder_version=BUILDER_VERSION, counts=counts,
                   size=int(size), unlabelled_fraction=unlabelled_fraction,
                   seed=int(seed), min_visible_area=MIN_VISIBLE_AREA,
-                  sources={k: _sha256(v) for k, v in files.items()})
+                  sources=sha)
     ann_dir = osp.join(out_dir, 'annotations')
     meta_path = osp.join(ann_dir, 'meta.json')
-    summary = dict(out_dir=out_dir, meta=meta_path, counts=counts,
-                   annotations={s: dict(
-                       multilabel=osp.join(ann_dir, f'multilabel_{s}.json'),
-                       instances=osp.join(ann_dir, f'instances_{s}.json'))
-                                for s in SPLITS})
+    summary = dict(out_dir=out_dir, meta=meta_path, counts=counts)
     if osp.isfile(meta_path):
         with open(meta_path) as f:
             if json.load(f).get('params') == params:
@@ -330,52 +368,18 @@ def build_demo_dataset(out_dir: str,
                 return dict(summary, built=False)
         os.remove(meta_path)  # written last: its absence marks a partial set
     data = load_fashion_mnist(files)
-    half = len(data['test_images']) // 2
+    n_test = len(data['test_images'])
     pools = dict(train=('train', np.arange(len(data['train_images']))),
-                 val=('test', np.arange(half)),
-                 test=('test', np.arange(half, len(data['test_images']))))
+                 val=('test', np.arange(n_test // 2)),
+                 test=('test', np.arange(n_test // 2, n_test)))
     os.makedirs(ann_dir, exist_ok=True)
-    meta_lists, n_inst = {}, {}
-    for split_id, split in enumerate(SPLITS):
-        part, pool = pools[split]
-        photos = data[f'{part}_images'][pool]
-        labels = data[f'{part}_labels'][pool]
-        for sub in ('images', 'seg'):
-            d = osp.join(out_dir, sub, split)
-            os.makedirs(d, exist_ok=True)
-            for name in os.listdir(d):  # stale scenes of a bigger build
-                if re.fullmatch(r'\d{6}\.png', name):
-                    os.remove(osp.join(d, name))
-        ml, images, anns = [], [], []
-        for i in _progress(range(counts[split]), f'{split} scenes', progress):
-            rng = np.random.default_rng([int(seed), split_id, i])
-            scene = generate_scene(photos, labels, rng, size)
-            img_path = f'images/{split}/{i:06d}.png'
-            Image.fromarray(scene['image']).save(osp.join(out_dir, img_path))
-            Image.fromarray(scene['semantic'], 'L').save(
-                osp.join(out_dir, f'seg/{split}/{i:06d}.png'))
-            ml.append(dict(img_path=img_path, gt_label=scene['labels']))
-            images.append(dict(id=i + 1, file_name=img_path, width=size,
-                               height=size))
-            for inst in scene['instances']:
-                anns.append(dict(
-                    id=len(anns) + 1, image_id=i + 1,
-                    category_id=inst['label'] + 1, bbox=inst['bbox'],
-                    area=inst['area'], iscrowd=0,
-                    segmentation=mask_to_rle(inst['mask']),
-                    fmnist_part=part,
-                    fmnist_index=int(pool[inst['source_index']])))
-        metainfo = dict(classes=list(CLASSES))
-        _dump(dict(metainfo=metainfo, data_list=ml),
-              osp.join(ann_dir, f'multilabel_{split}.json'))
-        _dump(dict(
-            info=dict(description=f'hvpt_mm demo scenes ({split})'),
-            images=images, annotations=anns,
-            categories=[dict(id=c + 1, name=n, supercategory='fashion')
-                        for c, n in enumerate(CLASSES)]),
-              osp.join(ann_dir, f'instances_{split}.json'))
-        meta_lists[split], n_inst[split] = ml, len(anns)
-    train = meta_lists['train']
+    lists, n_inst = {}, {}
+    for split, (part, pool) in pools.items():
+        lists[split], n_inst[split] = _write_split(
+            out_dir, split, counts[split], data[f'{part}_images'][pool],
+            data[f'{part}_labels'][pool], pool, part, size, int(seed),
+            progress)
+    train = lists['train']
     n_unl = int(round(unlabelled_fraction * len(train)))
     order = np.random.default_rng([int(seed), 99]).permutation(len(train))
     unl = set(order[:n_unl].tolist())
@@ -384,14 +388,14 @@ def build_demo_dataset(out_dir: str,
           osp.join(ann_dir, 'pretrain_labelled.json'))
     with open(osp.join(ann_dir, 'pretrain_unlabelled.txt'), 'w') as f:
         f.writelines(train[i]['img_path'] + '\n' for i in sorted(unl))
-    meta = dict(
-        params=params, classes=list(CLASSES), seg_classes=list(SEG_CLASSES),
+    _dump(dict(
+        params=params, builder_version=BUILDER_VERSION,
+        classes=list(CLASSES), seg_classes=list(SEG_CLASSES),
         palette=PALETTE, size=[size, size], seed=int(seed),
         counts=dict(images=counts, instances=n_inst,
                     pretrain_labelled=len(train) - n_unl,
                     pretrain_unlabelled=n_unl),
-        sources=dict(files=files, train='train', val=f'test[:{half}]',
-                     test=f'test[{half}:]'),
-        builder_version=BUILDER_VERSION)
-    _dump(meta, meta_path)
+        sources=dict(files=files, train='train',
+                     val=f'test[:{n_test // 2}]',
+                     test=f'test[{n_test // 2}:]')), meta_path)
     return dict(summary, built=True)

@@ -1,2 +1,4 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
 from .hooks import *  # noqa: F401,F403
+from .model_wrappers import HVPTCPUDistributedDataParallel  # noqa: F401
+from .optimizers import *  # noqa: F401,F403

@@ -1,5 +1,6 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
 """Config adjustments shared by ``tools/train.py`` and ``tools/test.py``."""
+import logging
 import os
 
 import torch
@@ -38,16 +39,20 @@ def setup_cpu_distributed(cfg: Config) -> None:
     """Run a distributed launch on the CPU with gloo when there is no GPU.
 
     mmengine defaults to nccl, wraps the model with ``device_ids=[rank]``
-    and calls ``torch.cuda.set_device``; none of that works without a GPU.
+    and calls ``torch.cuda.set_device``, and GPU configs use SyncBN; none of
+    that works without a GPU (see :class:`HVPTCPUDistributedDataParallel`).
     With a GPU the config is left unchanged.
     """
     if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
         return
     env_cfg = cfg.setdefault('env_cfg', {})
     env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-    wrapper = cfg.get('model_wrapper_cfg', None) or dict(
-        type='MMDistributedDataParallel')
-    wrapper['device_ids'] = None
+    wrapper = cfg.get('model_wrapper_cfg', None) or {}
+    if wrapper.get('type', 'MMDistributedDataParallel') not in (
+            'MMDistributedDataParallel', 'HVPTCPUDistributedDataParallel'):
+        raise ValueError(f'model_wrapper_cfg {wrapper["type"]} cannot run '
+                         'on a machine without a GPU')
+    wrapper['type'] = 'HVPTCPUDistributedDataParallel'
     cfg.model_wrapper_cfg = wrapper
     if cfg.launcher == 'pytorch' and not dist.is_initialized():
         # mmengine skips its own init_dist (and its cuda.set_device) when
@@ -59,7 +64,25 @@ def setup_cpu_distributed(cfg: Config) -> None:
         logger='current')
 
 
+def fall_back_from_amp_on_cpu(cfg: Config) -> None:
+    """Train in fp32 where ``AmpOptimWrapper`` cannot run (no GPU).
+
+    mmengine's ``AmpOptimWrapper`` asserts a CUDA / NPU / MLU device; the
+    GPU configs use it, so a CPU run of them would stop at start-up.
+    """
+    wrapper = cfg.get('optim_wrapper', None)
+    if not wrapper or wrapper.get('type') != 'AmpOptimWrapper' or \
+            torch.cuda.is_available():
+        return
+    wrapper.type = 'OptimWrapper'
+    for key in ('loss_scale', 'dtype', 'use_fsdp'):
+        wrapper.pop(key, None)
+    print_log('no GPU: AmpOptimWrapper replaced by OptimWrapper (fp32)',
+              logger='current', level=logging.WARNING)
+
+
 def prepare_cfg_for_launch(cfg: Config) -> None:
     """All adjustments our tools make before building the runner."""
     ensure_trust_hook(cfg)
+    fall_back_from_amp_on_cpu(cfg)
     setup_cpu_distributed(cfg)

@@ -35,7 +35,7 @@ class RecordLossHook(Hook):
                          outputs=None) -> None:
         rec = {k: float(v) for k, v in (outputs or {}).items()
                if isinstance(v, torch.Tensor) and v.numel() == 1}
-        rec['iter'] = runner.iter
+        rec['iter'] = runner.iter + 1  # the loop increments after the hooks
         with open(osp.join(runner.work_dir, f'losses_rank{runner.rank}.jsonl'),
                   'a') as f:
             f.write(json.dumps(rec) + '\n')

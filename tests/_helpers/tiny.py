@@ -20,9 +20,11 @@ TINY_OUT = TINY_DIMS * 8
 
 def tiny_model_cfg(num_classes: int = 3, **weights) -> dict:
     """The HVP model of configs/_base_/models, shrunk for CPU tests."""
+    loss_weights = dict(mim=1., con=1., mlc=1.)
+    loss_weights.update(weights)
     return dict(
         type='HeuristicMultiTaskPretrainer',
-        loss_weights=dict(mim=1., con=1., mlc=1., **weights),
+        loss_weights=loss_weights,
         base_momentum=0.01,
         data_preprocessor=dict(
             type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
@@ -76,6 +78,8 @@ def tiny_pretrain_options(data_root: str, num_classes: int = 3,
                           batch_size: int = 4) -> List[str]:
     out = TINY_OUT
     return [
+        # arch is 'base' in the config: replace it with a dict.
+        'model.backbone.arch._delete_=True',
         f'model.backbone.arch.embed_dims={TINY_DIMS}',
         'model.backbone.arch.depths=[1,1,1,1]',
         'model.backbone.arch.num_heads=[1,2,2,4]',
@@ -96,7 +100,6 @@ def tiny_pretrain_options(data_root: str, num_classes: int = 3,
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'train_dataloader.pin_memory=False',
-        'optim_wrapper.type=OptimWrapper',
         'default_hooks.logger.interval=1',
     ]
 

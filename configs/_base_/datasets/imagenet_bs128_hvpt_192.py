@@ -1,12 +1,15 @@
 # ImageNet in mmpretrain's layout (data/imagenet/train + meta/train.txt);
 # every single label becomes a one-hot multi-label target.
-dataset_type = 'ImageNet'
+# HVPT subclasses of mmpretrain's ImageNet / LoadImageFromFile: clear
+# errors naming the file (missing root with the expected layout, bad labels,
+# unreadable images).
+dataset_type = 'HVPTImageNet'
 data_root = 'data/imagenet/'
 num_classes = 1000
 input_size = 192
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='HVPTLoadImageFromFile'),
     dict(type='HVPTMixedSignals', num_classes=num_classes,
          input_size=input_size),
     dict(type='HVPTPackInputs'),

@@ -1,8 +1,11 @@
 # SimMIM's Swin-B recipe (mmpretrain simmim_swin-base-w6 100e): AdamW,
 # 10 warm-up epochs, cosine decay, AMP, grad clipping.
+# AmpOptimWrapper needs a GPU; tools/train.py falls back to fp32
+# OptimWrapper (with a warning) on a machine without one.
 optim_wrapper = dict(
     type='AmpOptimWrapper',
-    loss_scale='dynamic',
+    # Leaves the EMA-updated momentum encoder out of the optimizer quietly.
+    constructor='HVPTOptimWrapperConstructor',
     optimizer=dict(
         type='AdamW', lr=2e-4 * 2048 / 512, betas=(0.9, 0.999),
         weight_decay=0.05),
@@ -35,8 +38,6 @@ param_scheduler = [
 ]
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100)
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
 
 # The lr above is set for 2048 images per step (16 GPUs x 128).
 auto_scale_lr = dict(base_batch_size=2048)

@@ -14,7 +14,8 @@ def online_view_pipeline(input_size: int = 192) -> List[dict]:
     """Default online view: crop, flip, light colour (SimMIM-like)."""
     return [
         dict(type='RandomResizedCrop', scale=input_size,
-             crop_ratio_range=(0.67, 1.), aspect_ratio_range=(3. / 4., 4. / 3.)),
+             crop_ratio_range=(0.67, 1.),
+             aspect_ratio_range=(3. / 4., 4. / 3.)),
         dict(type='RandomFlip', prob=0.5),
         dict(type='RandomApply', prob=0.5, transforms=[
             dict(type='ColorJitter', brightness=0.2, contrast=0.2,
@@ -40,6 +41,17 @@ def target_view_pipeline(input_size: int = 192) -> List[dict]:
              magnitude_std='inf', prob=0.1),
         dict(type='Solarize', thr=128, prob=0.2),
     ]
+
+
+def _compose(transforms: Sequence[dict]) -> Compose:
+    """Compose built from mmpretrain's registry, whatever the scope.
+
+    mmcv's ``Compose`` builds from the default scope's registry; outside a
+    runner (tests, benchmarks) there is none.
+    """
+    return Compose([
+        TRANSFORMS.build(t) if isinstance(t, dict) else t for t in transforms
+    ])
 
 
 @TRANSFORMS.register_module()
@@ -96,15 +108,16 @@ class HVPTMixedSignals(BaseTransform):
                  mask_generator: Optional[dict] = 'default',
                  with_target_view: bool = True) -> None:
         if num_classes <= 0:
-            raise ValueError(f'num_classes must be positive, got {num_classes}')
+            raise ValueError(
+                f'num_classes must be positive, got {num_classes}')
         self.num_classes = num_classes
         self.input_size = input_size
-        self.online_pipeline = Compose(
+        self.online_pipeline = _compose(
             online_view_pipeline(input_size)
-            if online_pipeline is None else list(online_pipeline))
-        self.target_pipeline = Compose(
+            if online_pipeline is None else online_pipeline)
+        self.target_pipeline = _compose(
             target_view_pipeline(input_size)
-            if target_pipeline is None else list(target_pipeline))
+            if target_pipeline is None else target_pipeline)
         if mask_generator == 'default':
             mask_generator = dict(
                 type='SimMIMMaskGenerator', input_size=input_size,
@@ -153,8 +166,10 @@ class HVPTMixedSignals(BaseTransform):
             raise ValueError(f'{results.get("img_path")}: has_label is True '
                              'but gt_label is missing')
         idx = np.atleast_1d(np.asarray(label))
-        if idx.size and (not np.issubdtype(idx.dtype, np.integer)
-                         or idx.min() < 0 or idx.max() >= self.num_classes):
+        if idx.size == 0:  # labelled, no positive class (e.g. empty COCO)
+            return score, True
+        if (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0
+                or idx.max() >= self.num_classes):
             raise ValueError(
                 f'{results.get("img_path")}: label {idx.tolist()} outside '
                 f'the class range [0, {self.num_classes})')
