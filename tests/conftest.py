@@ -14,6 +14,7 @@ sys.path.insert(0, osp.join(REPO, 'tests'))
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 os.environ.setdefault('MKL_NUM_THREADS', '1')
 
+import hvpt_mm  # noqa: E402,F401  (registers the modules under test)
 from _helpers.tiny import (TINY_SIZE, tiny_model_cfg,  # noqa: E402
                            write_imagenet_folder)
 

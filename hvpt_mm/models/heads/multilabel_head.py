@@ -2,6 +2,7 @@
 from typing import Dict, List, Tuple
 
 import torch
+from mmengine.dist import all_reduce, get_world_size
 
 from mmpretrain.evaluation.metrics import AveragePrecision
 from mmpretrain.models.heads import MultiLabelLinearClsHead
@@ -16,7 +17,10 @@ class HVPTMultiLabelHead(MultiLabelLinearClsHead):
     A mixed batch holds labelled and unlabelled images; each data sample
     carries a multi-hot ``gt_score`` and a boolean ``has_label``. The loss
     (BCE by default, or mmpretrain's ``AsymmetricLoss``) is averaged over the
-    labelled samples; a batch without any gives a zero loss that still keeps
+    labelled samples of the whole distributed batch: the labelled count is
+    summed over processes, so that DDP's gradient averaging gives the same
+    result as one process holding every sample, however the labelled images
+    fall on the ranks. A batch without any gives a zero loss that still keeps
     the head in the graph (needed by DDP).
 
     Args:
@@ -44,12 +48,16 @@ class HVPTMultiLabelHead(MultiLabelLinearClsHead):
         cls_score = self(feats)  # [N, K]
         target, has_label = self._targets(data_samples, cls_score)
         n_lab = int(has_label.sum())
+        # Labelled samples per process on average over the world.
+        n_global = has_label.sum().float()
+        if get_world_size() > 1:
+            all_reduce(n_global, op='mean')
         if n_lab == 0:
             zero = cls_score.sum() * 0.
             return dict(loss=zero, map=zero.detach(),
                         labelled=zero.detach())
         score, target = cls_score[has_label], target[has_label]
-        loss = self.loss_module(score, target, avg_factor=n_lab)
+        loss = self.loss_module(score, target, avg_factor=n_global.item())
         with torch.no_grad():
             # Classes absent from the batch have no AP; AveragePrecision
             # averages over the classes it can score.
