@@ -6,6 +6,7 @@ Importing the package registers its modules into mmpretrain's registries
 loader of :mod:`hvpt_mm.utils.checkpoint`.
 """
 from .version import __version__, version_info
-from . import datasets, engine, models, registry, utils  # noqa: E402,F401,I001
+from . import (datasets, engine, evaluation, models,  # noqa: E402,F401,I001
+               registry, utils)
 
 __all__ = ['__version__', 'version_info']

@@ -92,3 +92,17 @@ def test_inherit_from_other_project(tmp_path):
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == 'HeuristicMultiTaskPretrainer'
+
+
+def test_inherited_config_runs_through_our_tools(tmp_path):
+    """The launch fixes apply to configs inherited with `hvpt_mm::`."""
+    from hvpt_mm.utils.launch import prepare_cfg_for_launch
+    child = tmp_path / 'my_hvpt.py'
+    child.write_text("_base_ = 'hvpt_mm::pretrain/hvpt_swin-b.py'\n")
+    cfg = Config.fromfile(str(child))
+    assert cfg.train_dataloader.collate_fn._scope_ == 'hvpt_mm'
+    cfg.launcher = 'none'
+    prepare_cfg_for_launch(cfg)
+    assert '_scope_' not in cfg.train_dataloader.collate_fn
+    assert any('HVPTTrustCheckpointHook' in h['type']
+               for h in cfg.custom_hooks)

@@ -57,7 +57,8 @@ def main() -> None:
             raise ValueError(f'--out must end with .pkl, got {args.out}')
         cfg.test_evaluator = [cfg.test_evaluator] if isinstance(
             cfg.test_evaluator, dict) else list(cfg.test_evaluator)
-        cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
+        cfg.test_evaluator.append(
+            dict(type='DumpResults', out_file_path=args.out))
     prepare_cfg_for_launch(cfg)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS

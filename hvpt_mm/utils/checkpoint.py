@@ -11,7 +11,8 @@ The fix here is scoped: only files the user named (``load_from``, ``resume``,
 for auto-resume) are loaded with ``weights_only=False``. Every other file
 goes through ``torch.load`` exactly as before. The paths are registered by
 :class:`~hvpt_mm.engine.hooks.HVPTTrustCheckpointHook` (in ``before_run``,
-which the runner calls before it loads anything) or by :func:`trust_checkpoint`.
+which the runner calls before it loads anything) or by
+:func:`trust_checkpoint`.
 """
 import os
 import os.path as osp
@@ -96,7 +97,10 @@ def checkpoints_named_in(cfg, work_dir: Optional[str] = None) -> List[str]:
         latest = find_latest_checkpoint(work_dir)
         if latest:
             names.append(latest)
-    return [n for n in names if '://' not in n and osp.isfile(osp.expanduser(n))]
+    return [
+        n for n in names
+        if '://' not in n and osp.isfile(osp.expanduser(n))
+    ]
 
 
 def load_local_checkpoint(filename: str, map_location=None):

@@ -23,7 +23,8 @@ def ensure_trust_hook(cfg: Config) -> None:
         # The registry of a non-mmpretrain config (default_scope mmdet or
         # mmseg) reaches our hook through the scope prefix.
         scope = cfg.get('default_scope', 'mmpretrain')
-        name = TRUST_HOOK if scope == 'mmpretrain' else f'mmpretrain.{TRUST_HOOK}'
+        name = TRUST_HOOK if scope == 'mmpretrain' else \
+            f'mmpretrain.{TRUST_HOOK}'
         hooks.append(dict(type=name))
         cfg.custom_hooks = hooks
     imports = cfg.get('custom_imports', None) or dict(imports=[])
@@ -81,8 +82,23 @@ def fall_back_from_amp_on_cpu(cfg: Config) -> None:
               logger='current', level=logging.WARNING)
 
 
+def drop_collate_scope(cfg: Config) -> None:
+    """Remove ``_scope_`` from the dataloaders' ``collate_fn`` dicts.
+
+    mmengine tags every dict of a ``pkg::`` base with ``_scope_``, and its
+    runner then passes that key on to the collate function as an argument
+    (``TypeError: ... unexpected keyword argument '_scope_'``).
+    """
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name, None)
+        collate = loader.get('collate_fn', None) if loader else None
+        if isinstance(collate, dict):
+            collate.pop('_scope_', None)
+
+
 def prepare_cfg_for_launch(cfg: Config) -> None:
     """All adjustments our tools make before building the runner."""
     ensure_trust_hook(cfg)
+    drop_collate_scope(cfg)
     fall_back_from_amp_on_cpu(cfg)
     setup_cpu_distributed(cfg)

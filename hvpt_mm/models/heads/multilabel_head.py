@@ -66,8 +66,10 @@ class HVPTMultiLabelHead(MultiLabelLinearClsHead):
                 AveragePrecision.calculate(
                     score[:, present].float(), target[:, present])
                 if present.any() else score.new_zeros(()))
-        return dict(loss=loss, map=torch.as_tensor(mean_ap, dtype=torch.float32),
-                    labelled=cls_score.new_tensor(float(n_lab)))
+        return dict(
+            loss=loss,
+            map=torch.as_tensor(mean_ap, dtype=torch.float32),
+            labelled=cls_score.new_tensor(float(n_lab)))
 
     def _targets(self, data_samples: List[DataSample],
                  cls_score: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

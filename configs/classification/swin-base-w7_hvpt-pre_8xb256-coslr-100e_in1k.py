@@ -1,0 +1,39 @@
+# Fine-tune an HVP-pre-trained Swin-B on ImageNet-1K, 224 px, window 7.
+#
+# The recipe is mmpretrain's for SimMIM Swin-B (83.5 % after 100 pre-training
+# epochs): simmim/benchmarks/swin-base-w7_8xb256-coslr-100e_in1k.py, i.e.
+# 8 GPUs x 256 images, AdamW lr 5e-3, layer-wise lr decay 0.9, weight decay
+# 0.05 (none on norms, biases and position tables), 20 warm-up epochs then
+# cosine to 100 epochs, drop path 0.1, RandAugment, random erasing,
+# Mixup 0.8 / CutMix 1.0, label smoothing 0.1, AMP, gradient clipping 5.
+# The pre-trained window-6 relative-position tables are resized to window 7
+# when the checkpoint loads.
+#
+#   tools/dist_train.sh configs/classification/<this file> 8 \
+#       --cfg-options model.backbone.init_cfg.checkpoint=CKPT
+_base_ = 'mmpretrain::simmim/benchmarks/swin-base-w7_8xb256-coslr-100e_in1k.py'
+
+# An HVP checkpoint: the extracted backbone (tools/model_converters/
+# extract_backbone.py) or the runner's own epoch_*.pth.
+checkpoint = 'work_dirs/hvpt_swin-b/hvpt_swin-b_backbone.pth'
+
+model = dict(
+    backbone=dict(
+        init_cfg=dict(
+            type='Pretrained', checkpoint=checkpoint, prefix='backbone.')))
+
+# `mmpretrain::` inheritance adds a `_scope_` key to every typed dict, and
+# mmengine 0.10.7 passes it on to the collate function: restate them.
+train_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
+val_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
+test_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
+
+custom_imports = dict(
+    imports=['mmpretrain.models', 'hvpt_mm'],
+    allow_failed_imports=False)
+# The base has no custom_hooks; this one lets the runner read a runner
+# checkpoint (non-tensor objects) on torch >= 2.6.
+custom_hooks = [dict(type='mmpretrain.HVPTTrustCheckpointHook')]
+
+# 8 GPUs x 256 images; --auto-scale-lr rescales lr for another batch size.
+auto_scale_lr = dict(base_batch_size=2048)

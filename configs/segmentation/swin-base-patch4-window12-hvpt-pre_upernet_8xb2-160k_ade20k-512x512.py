@@ -1,0 +1,42 @@
+# UperNet with an HVP-pre-trained Swin-B on ADE20K, 512x512 crops, 160k iters.
+#
+# Everything but the backbone is mmseg's Swin-B UperNet recipe
+# (swin/swin-base-patch4-window12-in1k-384x384-pre_upernet_8xb2-160k_ade20k-
+# 512x512.py): 8 GPUs x 2 images, AdamW lr 6e-5, weight decay 0.01 (none on
+# norms and relative-position tables), 1500 warm-up iterations then
+# poly decay, auxiliary FCN head on stage 3, drop path 0.3. The backbone is
+# mmpretrain's SwinTransformer, so an mmpretrain-format checkpoint loads with
+# prefix='backbone.'; its pre-training window (6) is resized to 12 on load.
+#
+#   tools/dist_train.sh configs/segmentation/<this file> 8 \
+#       --cfg-options model.backbone.init_cfg.checkpoint=CKPT
+_base_ = ('mmseg::swin/swin-base-patch4-window12-in1k-384x384-pre_upernet_'
+          '8xb2-160k_ade20k-512x512.py')
+
+# An HVP checkpoint: the extracted backbone (tools/model_converters/
+# extract_backbone.py) or the runner's own epoch_*.pth.
+checkpoint = 'work_dirs/hvpt_swin-b/hvpt_swin-b_backbone.pth'
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='mmpretrain.SwinTransformer',
+        arch='base',
+        img_size=512,
+        window_size=12,
+        drop_path_rate=0.3,
+        out_indices=(0, 1, 2, 3),
+        # Pad feature maps to whole windows (16x16 at the last stage).
+        pad_small_map=True,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=checkpoint, prefix='backbone.')))
+
+custom_imports = dict(
+    imports=['mmpretrain.models', 'hvpt_mm'],
+    allow_failed_imports=False)
+# The base has no custom_hooks; this one lets the runner read a runner
+# checkpoint (non-tensor objects) on torch >= 2.6.
+custom_hooks = [dict(type='mmpretrain.HVPTTrustCheckpointHook')]
+
+# 8 GPUs x 2 images; --auto-scale-lr rescales lr for another batch size.
+auto_scale_lr = dict(enable=False, base_batch_size=16)

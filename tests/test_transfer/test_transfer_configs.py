@@ -1,0 +1,112 @@
+# Copyright (c) hvpt_mm authors. All rights reserved.
+"""What every downstream config promises, read from the configs."""
+import ast
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from hvpt_mm.utils import checkpoints_named_in
+from test_transfer.hvpt_transfer_utils import (  # noqa: I001
+    CLASSIFICATION, DETECTION, DOWNSTREAM, SEGMENTATION)
+from _helpers.tiny import REPO
+
+TRUST_HOOK = dict(type='mmpretrain.HVPTTrustCheckpointHook')
+
+
+def _cfg(relpath):
+    return Config.fromfile(osp.join(REPO, relpath))
+
+
+def _assigned(relpath, name):
+    """The literal assigned to ``name`` at the top level of the file."""
+    with open(osp.join(REPO, relpath)) as f:
+        for node in ast.parse(f.read()).body:
+            if isinstance(node, ast.Assign) and node.targets[0].id == name:
+                return ast.literal_eval(node.value)
+    return None
+
+
+def _base_hooks(relpath, tmp_path):
+    """custom_hooks of the config's ``_base_`` files (without the file)."""
+    base = _assigned(relpath, '_base_')
+    hooks = []
+    for i, name in enumerate([base] if isinstance(base, str) else base):
+        if '::' not in name:
+            name = osp.normpath(osp.join(REPO, osp.dirname(relpath), name))
+        stub = tmp_path / f'base_{i}.py'
+        stub.write_text(f'_base_ = {name!r}\n')
+        hooks += list(Config.fromfile(str(stub)).get('custom_hooks') or [])
+    return hooks
+
+
+@pytest.mark.parametrize('relpath', DOWNSTREAM, ids=osp.basename)
+def test_downstream_config_contract(relpath, tmp_path):
+    cfg = _cfg(relpath)
+    imports = cfg.custom_imports
+    assert {'mmpretrain.models', 'hvpt_mm'} <= set(imports.imports)
+    assert imports.allow_failed_imports is False
+    hooks = cfg.custom_hooks
+    assert TRUST_HOOK in hooks
+    for hook in _base_hooks(relpath, tmp_path):  # lists replace whole
+        assert hook in hooks, hook
+    init = cfg.model.backbone.init_cfg
+    assert init.type == 'Pretrained' and init.prefix == 'backbone.'
+    # One variable at the top (of the file or of its sibling base).
+    assert init.checkpoint == cfg.checkpoint
+    assert 'SwinTransformer' in cfg.model.backbone.type
+    # mmengine 0.10.7 hands every key but `type` to the collate function.
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        collate = (cfg.get(name) or {}).get('collate_fn') or {}
+        assert '_scope_' not in collate, name
+
+
+@pytest.mark.parametrize('relpath', DOWNSTREAM, ids=osp.basename)
+def test_checkpoint_override_reaches_trust_hook(relpath, tmp_path):
+    ckpt = tmp_path / 'my_backbone.pth'
+    ckpt.write_bytes(b'')
+    cfg = _cfg(relpath)
+    cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': str(ckpt)})
+    assert checkpoints_named_in(cfg) == [str(ckpt)]
+
+
+def test_classification_recipe():
+    cfg = _cfg(CLASSIFICATION['finetune'])
+    backbone = cfg.model.backbone
+    assert (backbone.arch, backbone.img_size) == ('base', 224)
+    assert backbone.stage_cfgs.block_cfgs.window_size == 7
+    assert cfg.optim_wrapper.constructor == \
+        'LearningRateDecayOptimWrapperConstructor'
+    assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.9
+    assert cfg.optim_wrapper.optimizer.lr == 5e-3
+    assert cfg.train_cfg.max_epochs == 100
+    assert cfg.model.head.in_channels == 1024
+
+    linear = _cfg(CLASSIFICATION['linear'])
+    assert linear.model.backbone.frozen_stages == 3
+    assert linear.optim_wrapper.optimizer.type == 'SGD'
+    assert linear.train_cfg.max_epochs == 90
+
+
+@pytest.mark.parametrize('kind,epochs', [('1x', 12), ('3x', 36)])
+def test_detection_recipe(kind, epochs):
+    cfg = _cfg(DETECTION[kind])
+    backbone = cfg.model.backbone
+    assert backbone.type == 'mmpretrain.SwinTransformer'
+    assert (backbone.arch, backbone.window_size) == ('base', 7)
+    assert backbone.out_indices == (0, 1, 2, 3) and backbone.pad_small_map
+    assert cfg.model.neck.in_channels == [128, 256, 512, 1024]
+    assert cfg.optim_wrapper.optimizer.type == 'AdamW'
+    assert cfg.train_cfg.max_epochs == epochs
+    assert cfg.default_scope == 'mmdet'
+
+
+def test_segmentation_recipe():
+    cfg = _cfg(SEGMENTATION)
+    backbone = cfg.model.backbone
+    assert backbone.type == 'mmpretrain.SwinTransformer'
+    assert (backbone.arch, backbone.window_size) == ('base', 12)
+    assert cfg.model.decode_head.in_channels == [128, 256, 512, 1024]
+    assert cfg.model.auxiliary_head.in_channels == 512
+    assert cfg.train_cfg.max_iters == 160000
+    assert cfg.default_scope == 'mmseg'
