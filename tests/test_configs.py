@@ -28,6 +28,26 @@ def test_config_loads(path):
     assert isinstance(cfg.to_dict(), dict)
 
 
+def _leftover_delete_keys(obj, where=''):
+    """Paths of `_delete_` keys that no merge consumed (they would reach
+    the built objects as keyword arguments)."""
+    if isinstance(obj, dict):
+        found = [where] if '_delete_' in obj else []
+        for k, v in obj.items():
+            found += _leftover_delete_keys(v, f'{where}.{k}')
+        return found
+    if isinstance(obj, (list, tuple)):
+        return sum((_leftover_delete_keys(v, f'{where}[{i}]')
+                    for i, v in enumerate(obj)), [])
+    return []
+
+
+@pytest.mark.parametrize('path', RUNNABLE, ids=_id)
+def test_no_unconsumed_delete_keys(path):
+    cfg = Config.fromfile(path)
+    assert _leftover_delete_keys(cfg.to_dict()) == []
+
+
 @pytest.mark.parametrize('path', RUNNABLE, ids=_id)
 def test_config_imports_hvpt_mm(path):
     cfg = Config.fromfile(path)

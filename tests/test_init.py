@@ -2,13 +2,20 @@
 import pytest
 
 import hvpt_mm
-from mmpretrain.registry import HOOKS, MODELS, TRANSFORMS
+from mmpretrain.registry import (DATASETS, HOOKS, MODELS,
+                                 OPTIM_WRAPPER_CONSTRUCTORS, TRANSFORMS)
 
 REGISTERED = {
     MODELS: ['HeuristicMultiTaskPretrainer', 'HVPTContrastiveHead',
              'HVPTMultiLabelHead'],
-    TRANSFORMS: ['HVPTMixedSignals', 'HVPTPackInputs'],
-    HOOKS: ['HVPTTrustCheckpointHook'],
+    TRANSFORMS: ['HVPTMixedSignals', 'HVPTPackInputs',
+                 'HVPTLoadImageFromFile'],
+    DATASETS: ['HVPTImageNet', 'HVPTCustomDataset', 'HVPTMultiLabelDataset',
+               'HVPTCocoMultiLabelDataset', 'HVPTUnlabelledDataset',
+               'HVPTMixedDataset'],
+    OPTIM_WRAPPER_CONSTRUCTORS: ['HVPTOptimWrapperConstructor'],
+    HOOKS: ['HVPTTrustCheckpointHook', 'HVPTLastCheckpointHook',
+            'HVPTEpochSeedHook', 'HVPTNonFiniteLossHook'],
 }
 
 
@@ -38,3 +45,11 @@ def test_register_all_modules():
     from mmengine.registry import DefaultScope
     hvpt_mm.utils.register_all_modules(init_default_scope=True)
     assert DefaultScope.get_current_instance().scope_name == 'mmpretrain'
+
+
+def test_root_registrations():
+    """Registered in mmengine's root registries: reachable from any scope."""
+    from mmengine.fileio.backends import backends
+    from mmengine.registry import MODEL_WRAPPERS
+    assert MODEL_WRAPPERS.get('HVPTCPUDistributedDataParallel') is not None
+    assert 'hvpt_atomic_local' in backends

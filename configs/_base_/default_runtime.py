@@ -1,10 +1,26 @@
-# hvpt_mm runtime: mmpretrain's, plus registration of hvpt_mm and the hook
-# that lets the runner load its own checkpoints on torch >= 2.6.
+# hvpt_mm runtime: mmpretrain's, plus registration of hvpt_mm and the hooks
+# that make faults and restarts lose nothing and fail loudly.
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['hvpt_mm'], allow_failed_imports=False)
-# NOTE: lists are replaced whole when inherited; keep this hook in any
+# NOTE: lists are replaced whole when inherited; keep these hooks in any
 # `custom_hooks` a child config sets.
-custom_hooks = [dict(type='HVPTTrustCheckpointHook')]
+custom_hooks = [
+    # Lets the runner load its own checkpoints on torch >= 2.6.
+    dict(type='HVPTTrustCheckpointHook'),
+    # --resume: repairs a `last_checkpoint` pointer left broken by a kill.
+    dict(type='HVPTLastCheckpointHook'),
+    # Each epoch's randomness from (seed, epoch): a resumed run draws what
+    # the uninterrupted one would have (mmengine keeps no RNG state).
+    dict(type='HVPTEpochSeedHook'),
+    # NaN / inf losses: 'raise' names iteration and term; 'skip' drops the
+    # step (all ranks alike) and logs `nonfinite_skips`.
+    dict(type='HVPTNonFiniteLossHook', policy='raise'),
+]
 
-default_hooks = dict(logger=dict(type='LoggerHook', interval=50))
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    # Checkpoints are written to a temporary file and renamed: a job killed
+    # while saving keeps its previous checkpoint. Keep max_keep_ckpts >= 2:
+    # CheckpointHook deletes the oldest checkpoint before writing the new.
+    checkpoint=dict(backend_args=dict(backend='hvpt_atomic_local')))

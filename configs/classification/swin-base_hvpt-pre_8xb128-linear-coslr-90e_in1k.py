@@ -41,14 +41,12 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
-# `mmpretrain::` inheritance adds a `_scope_` key to every typed dict, and
-# mmengine 0.10.7 passes it on to the collate function: restate them.
 train_dataloader = dict(
     batch_size=128,
-    collate_fn=dict(_delete_=True, type='default_collate'),
+    collate_fn=dict(type='default_collate'),
     dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
-test_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
+val_dataloader = dict(collate_fn=dict(type='default_collate'))
+test_dataloader = dict(collate_fn=dict(type='default_collate'))
 
 optim_wrapper = dict(
     type='OptimWrapper',

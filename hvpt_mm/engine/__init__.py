@@ -1,4 +1,5 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
+from .fileio import HVPTAtomicLocalBackend  # noqa: F401
 from .hooks import *  # noqa: F401,F403
 from .model_wrappers import HVPTCPUDistributedDataParallel  # noqa: F401
 from .optimizers import *  # noqa: F401,F403

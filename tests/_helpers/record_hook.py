@@ -1,7 +1,8 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
-"""Test-only hook, imported into runs through ``custom_imports``."""
+"""Test-only hooks, imported into runs through ``custom_imports``."""
 import json
 import os.path as osp
+import time
 
 import torch
 from mmengine.hooks import Hook
@@ -39,3 +40,95 @@ class RecordLossHook(Hook):
         with open(osp.join(runner.work_dir, f'losses_rank{runner.rank}.jsonl'),
                   'a') as f:
             f.write(json.dumps(rec) + '\n')
+
+
+@HOOKS.register_module()
+class PauseAtIterHook(Hook):
+    """Stop making progress after iteration ``at`` so a test can kill us.
+
+    Writes ``paused_at_iter`` in the work dir, then waits (the test sends
+    SIGKILL). Waiting instead of racing a running job makes the kill land
+    at a known point: after ``at`` iterations, before the next one.
+
+    Args:
+        at (int): Iteration (from 1) after which to pause.
+        timeout (float): Give up (raise) after this many seconds.
+    """
+
+    def __init__(self, at: int, timeout: float = 300.) -> None:
+        self.at = at
+        self.timeout = timeout
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if runner.iter + 1 != self.at:
+            return
+        with open(osp.join(runner.work_dir, 'paused_at_iter'), 'w') as f:
+            f.write(str(self.at))
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+        raise RuntimeError(f'PauseAtIterHook: not killed within '
+                           f'{self.timeout} s')
+
+
+@HOOKS.register_module()
+class InjectNonFiniteHook(Hook):
+    """Make one loss term non-finite at given iterations (and ranks).
+
+    The term is multiplied by ``value`` inside the forward pass, keeping its
+    graph, so its gradients become non-finite too, as a real overflow would.
+
+    Args:
+        signal (str): Loss key, e.g. ``'loss_con'``.
+        iters (list[int]): Iterations (from 1) to poison.
+        value (str): ``'nan'`` or ``'inf'``.
+        ranks (list[int], optional): Ranks to poison; all when None.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, signal: str, iters, value: str = 'nan',
+                 ranks=None) -> None:
+        self.signal = signal
+        self.iters = set(iters)
+        self.value = float(value)
+        self.ranks = None if ranks is None else set(ranks)
+        self._iter = 0
+
+    def before_train(self, runner) -> None:
+        model = runner.model.module if hasattr(runner.model, 'module') \
+            else runner.model
+        rank = runner.rank
+
+        def poison(module, args, kwargs, output):
+            if kwargs.get('mode') != 'loss' or self._iter not in self.iters \
+                    or (self.ranks is not None and rank not in self.ranks):
+                return None
+            output = dict(output)
+            output[self.signal] = output[self.signal] * self.value
+            return output
+
+        # prepend: runs before the hook under test reads the losses.
+        model.register_forward_hook(poison, with_kwargs=True, prepend=True)
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        self._iter = runner.iter + 1
+
+
+@HOOKS.register_module()
+class RecordEndHook(Hook):
+    """Write a digest of every parameter when training ends.
+
+    Buffers are left out: BatchNorm running statistics are per process on
+    the CPU (no SyncBN there).
+    """
+
+    def after_train(self, runner) -> None:
+        model = runner.model.module if hasattr(runner.model, 'module') \
+            else runner.model
+        state = {k: v.detach().double().sum().item()
+                 for k, v in model.named_parameters()}
+        with open(osp.join(runner.work_dir,
+                           f'end_state_rank{runner.rank}.json'), 'w') as f:
+            json.dump(dict(iter=runner.iter, digest=state), f)

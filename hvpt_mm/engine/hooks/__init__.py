@@ -1,4 +1,10 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
+from .epoch_seed_hook import HVPTEpochSeedHook
+from .last_checkpoint_hook import HVPTLastCheckpointHook
+from .nonfinite_loss_hook import HVPTNonFiniteLossHook
 from .trust_checkpoint_hook import HVPTTrustCheckpointHook
 
-__all__ = ['HVPTTrustCheckpointHook']
+__all__ = [
+    'HVPTEpochSeedHook', 'HVPTLastCheckpointHook', 'HVPTNonFiniteLossHook',
+    'HVPTTrustCheckpointHook'
+]

@@ -1,0 +1,262 @@
+# Copyright (c) hvpt_mm authors. All rights reserved.
+"""The CPU demo: scenes -> HVP pre-training -> three transfers -> report.
+
+Every stage is a real ``tools/train.py`` run of a config in
+``configs/demo/`` (a subprocess, so each runner has its own registries and
+scope); this module only sequences them, shows progress and collects the
+metrics that the runners write to ``vis_data/scalars.json``.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from rich.console import Console
+from rich.progress import (BarColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = osp.join(REPO, 'configs', 'demo')
+PRETRAIN_CONFIGS = {
+    'hvp': 'hvpt_swin-demo_1xb64-12e_scenes-64px.py',
+    'mim-only': 'hvpt_swin-demo_mim-only_1xb64-12e_scenes-64px.py',
+    'con-only': 'hvpt_swin-demo_con-only_1xb64-12e_scenes-64px.py',
+    'mlc-only': 'hvpt_swin-demo_mlc-only_1xb64-12e_scenes-64px.py',
+}
+# name -> (config, {metric key in scalars.json: column name})
+TRANSFERS = {
+    'linear': ('swin-demo_hvpt-pre_linear-10e_scenes-64px.py',
+               {'multi-label/mAP': 'linear mAP'}),
+    'detection': ('mask-rcnn_swin-demo-hvpt-pre_fpn_4e_scenes-128px.py', {
+        'coco/bbox_mAP': 'box AP',
+        'coco/segm_mAP': 'mask AP'
+    }),
+    'segmentation': ('upernet_swin-demo-hvpt-pre_1500i_scenes-128px.py',
+                     {'mIoU': 'mIoU'}),
+}
+COLUMNS = ['linear mAP', 'box AP', 'mask AP', 'mIoU']
+# mmengine's log lines: "Epoch(train)  [3][20/63]" or "Iter(train) [20/1500]"
+_EPOCH = re.compile(r'Epoch\(train\)\s*\[(\d+)\]\[\s*(\d+)/(\d+)\]')
+_ITER = re.compile(r'Iter\(train\)\s*\[\s*(\d+)/(\d+)\]')
+
+console = Console(stderr=True)
+
+
+@dataclass
+class Budget:
+    """Schedule lengths of the demo runs (the configs' values by default).
+
+    ``quick`` shrinks models and data to a smoke test of the pipeline.
+    """
+    pretrain_epochs: Optional[int] = None
+    extra: Dict[str, List[str]] = field(default_factory=dict)
+
+    @classmethod
+    def quick(cls) -> 'Budget':
+        tiny = [
+            'model.backbone.arch.embed_dims=32',
+            'model.backbone.arch.depths=[1,1,1,1]',
+            'model.backbone.arch.num_heads=[1,2,2,4]',
+        ]
+        dims = '[32,64,128,256]'
+        return cls(
+            pretrain_epochs=1,
+            extra=dict(
+                pretrain=tiny + [
+                    'train_cfg.max_epochs=1', 'param_scheduler.0.end=1',
+                    'param_scheduler.1.begin=0', 'param_scheduler.1.end=1',
+                    'param_scheduler.1.T_max=1', 'model.neck.in_channels=256',
+                    'model.con_neck.in_channels=256',
+                    'model.mlc_head.in_channels=256',
+                    'train_dataloader.batch_size=16',
+                    'default_hooks.logger.interval=1',
+                    'default_hooks.checkpoint.interval=1'
+                ],
+                linear=tiny + [
+                    'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+                    'param_scheduler.0.T_max=1', 'param_scheduler.0.end=1',
+                    'model.head.in_channels=256',
+                    'default_hooks.checkpoint.interval=1'
+                ],
+                detection=tiny + [
+                    'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+                    'param_scheduler.1.end=1',
+                    'param_scheduler.1.milestones=[1]',
+                    f'model.neck.in_channels={dims}',
+                    'train_dataloader.dataset.indices=16',
+                    'val_dataloader.dataset.indices=8',
+                    'default_hooks.checkpoint.interval=1'
+                ],
+                segmentation=tiny + [
+                    'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+                    'param_scheduler.0.end=2', 'param_scheduler.1.begin=2',
+                    'param_scheduler.1.end=4',
+                    f'model.decode_head.in_channels={dims}',
+                    'model.auxiliary_head.in_channels=128',
+                    'val_dataloader.dataset.indices=8',
+                    'default_hooks.checkpoint.interval=4'
+                ]))
+
+
+def _arch_options(stage: str, options: Sequence[str]) -> List[str]:
+    """`arch` is a dict in the demo configs: replace it whole when shrunk."""
+    if any(o.startswith('model.backbone.arch.') for o in options):
+        return ['model.backbone.arch._delete_=True'] + list(options)
+    return list(options)
+
+
+def run_stage(name: str, args: List[str], log_file: str,
+              total: Optional[int] = None) -> None:
+    """Run one tool as a subprocess with a live progress bar.
+
+    The full output goes to ``log_file``; the bar follows mmengine's
+    ``Epoch(train) [e][i/n]`` / ``Iter(train) [i/n]`` lines.
+
+    Args:
+        name (str): Stage name shown on the bar.
+        args (list[str]): Tool path (relative to the repo) and arguments.
+        log_file (str): Where the tool's output is written.
+        total (int, optional): Epochs of the run, to turn ``[e][i/n]`` into
+            overall progress. Defaults to None (one epoch).
+    """
+    os.makedirs(osp.dirname(log_file), exist_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    cmd = [sys.executable] + args
+    with open(log_file, 'w') as log, Progress(
+            TextColumn('[bold blue]{task.description}'), BarColumn(),
+            TextColumn('{task.percentage:>3.0f}%'), TimeElapsedColumn(),
+            TimeRemainingColumn(), console=console,
+            transient=False) as progress:
+        task = progress.add_task(name, total=1.0)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, bufsize=1)
+        for line in proc.stdout:
+            log.write(line)
+            m = _EPOCH.search(line)
+            if m:
+                epoch, i, n = (int(g) for g in m.groups())
+                done = ((epoch - 1) * n + i) / (n * (total or 1))
+                progress.update(task, completed=min(done, 1.0))
+                continue
+            m = _ITER.search(line)
+            if m:
+                i, n = (int(g) for g in m.groups())
+                progress.update(task, completed=i / n)
+        code = proc.wait()
+        if code == 0:
+            progress.update(task, completed=1.0)
+    if code != 0:
+        with open(log_file) as f:
+            tail = ''.join(f.readlines()[-30:])
+        raise RuntimeError(f'stage "{name}" failed (exit {code}); full log: '
+                           f'{log_file}\n{tail}')
+
+
+def last_metrics(work_dir: str, keys: Sequence[str]) -> Dict[str, float]:
+    """The latest values of ``keys`` in a run's ``vis_data/scalars.json``."""
+    files = sorted(
+        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise FileNotFoundError(f'{work_dir}: no vis_data/scalars.json')
+    found: Dict[str, float] = {}
+    with open(files[-1]) as f:
+        for line in f:
+            rec = json.loads(line)
+            found.update({k: rec[k] for k in keys if k in rec})
+    missing = [k for k in keys if k not in found]
+    if missing:
+        raise KeyError(f'{files[-1]}: no {missing} (did validation run?)')
+    return found
+
+
+def _train_cmd(config: str, work_dir: str, options: Sequence[str],
+               seed: int) -> List[str]:
+    opts = list(options) + [f'randomness.seed={seed}']
+    return ['tools/train.py', osp.join(CONFIGS, config), '--work-dir',
+            work_dir, '--cfg-options'] + opts
+
+
+def pretrain(variant: str, work_dir: str, seed: int,
+             budget: Budget) -> str:
+    """Pre-train, then extract the backbone; returns its path."""
+    from mmengine.config import Config
+    config = PRETRAIN_CONFIGS[variant]
+    opts = _arch_options('pretrain', budget.extra.get('pretrain', []))
+    epochs = budget.pretrain_epochs or Config.fromfile(
+        osp.join(CONFIGS, config)).train_cfg.max_epochs
+    run_stage(f'pre-train ({variant})',
+              _train_cmd(config, work_dir, opts, seed),
+              osp.join(work_dir, 'train.log'), total=epochs)
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        ckpt = f.read().strip()
+    backbone = osp.join(work_dir, 'backbone.pth')
+    run_stage('extract backbone', [
+        'tools/model_converters/extract_backbone.py', ckpt, backbone
+    ], osp.join(work_dir, 'extract.log'))
+    return backbone
+
+
+def transfer(name: str, backbone: Optional[str], work_dir: str, seed: int,
+             budget: Budget) -> Dict[str, float]:
+    """Train and validate one transfer; ``backbone=None``: random init."""
+    from mmengine.config import Config
+    config, keys = TRANSFERS[name]
+    opts = _arch_options(name, budget.extra.get(name, []))
+    if backbone is None:
+        opts.append('model.backbone.init_cfg=None')
+    else:
+        opts.append(f'model.backbone.init_cfg.checkpoint={backbone}')
+    cfg = Config.fromfile(osp.join(CONFIGS, config))
+    total = cfg.train_cfg.get('max_epochs', 1)
+    run_stage(name, _train_cmd(config, work_dir, opts, seed),
+              osp.join(work_dir, 'train.log'), total=total)
+    metrics = last_metrics(work_dir, list(keys))
+    # COCO AP is a fraction in mmdet, mAP / mIoU are percentages.
+    scale = {'coco/bbox_mAP': 100., 'coco/segm_mAP': 100.}
+    return {col: metrics[k] * scale.get(k, 1.) for k, col in keys.items()}
+
+
+def run_pipeline(work_dir: str,
+                 variant: str = 'hvp',
+                 seed: int = 0,
+                 budget: Optional[Budget] = None,
+                 transfers: Sequence[str] = tuple(TRANSFERS)) -> dict:
+    """Pre-train one variant (or none) and run the transfers.
+
+    Args:
+        work_dir (str): Root of this run's work dirs.
+        variant (str): A key of :data:`PRETRAIN_CONFIGS`, or ``'random'``
+            for no pre-training.
+        seed (int): Seed of every run. Defaults to 0.
+        budget (Budget, optional): Shorter schedules (tests).
+        transfers (Sequence[str]): Which transfers to run.
+
+    Returns:
+        dict: ``variant``, ``seed``, ``metrics`` (column -> value),
+        ``seconds`` (per stage) and ``pretrain_dir``.
+    """
+    budget = budget or Budget()
+    result = dict(variant=variant, seed=seed, metrics={}, seconds={},
+                  pretrain_dir=None)
+    backbone = None
+    if variant != 'random':
+        start = time.time()
+        pre_dir = osp.join(work_dir, 'pretrain')
+        backbone = pretrain(variant, pre_dir, seed, budget)
+        result['pretrain_dir'] = pre_dir
+        result['seconds']['pretrain'] = time.time() - start
+    for name in transfers:
+        start = time.time()
+        result['metrics'].update(
+            transfer(name, backbone, osp.join(work_dir, name), seed, budget))
+        result['seconds'][name] = time.time() - start
+    with open(osp.join(work_dir, 'result.json'), 'w') as f:
+        json.dump(result, f, indent=2)
+    return result
