@@ -45,3 +45,40 @@ def test_demo_quick_end_to_end(tmp_path, fashion_mnist):
     assert osp.isfile(tmp_path / 'data' / 'annotations' / 'meta.json')
     cfg_dump = next((tmp_path / 'work' / 'linear').glob('*.py')).read_text()
     assert str(tmp_path / 'data') in cfg_dump
+
+
+def _load_benchmark():
+    import importlib.util
+    from _helpers.tiny import REPO
+    spec = importlib.util.spec_from_file_location(
+        'run_benchmark', osp.join(REPO, 'tools', 'demo', 'run_benchmark.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_table_and_verdict(tmp_path):
+    bench = _load_benchmark()
+    metrics = {
+        'hvp': [50., 10., 8., 40.],
+        'mim-only': [45., 11., 7., 39.],
+        'random': [30., 5., 4., 30.],
+    }
+    results = [
+        dict(variant=v, seed=s,
+             metrics=dict(zip(('linear mAP', 'box AP', 'mask AP', 'mIoU'),
+                              [m + s for m in vals])))
+        for v, vals in metrics.items() for s in (0, 2)
+    ]
+    rows = bench.aggregate(results)
+    assert [r['pre-training'] for r in rows] == ['hvp', 'mim-only', 'random']
+    assert rows[0]['linear mAP'] == '51.00 ± 1.41'
+    verdict = bench.verdict(results)
+    assert 'linear mAP: HVP 51.00 is at or above' in verdict
+    assert 'box AP: HVP 11.00 is BELOW the best single signal ' \
+        '(mim-only, 12.00)' in verdict
+    doc = tmp_path / 'b.md'
+    doc.write_text(f'# x\n{bench.BEGIN}\nold\n{bench.END}\ntail\n')
+    bench.update_doc(str(doc), 'new table\n')
+    assert doc.read_text() == \
+        f'# x\n{bench.BEGIN}\nnew table\n{bench.END}\ntail\n'

@@ -1,0 +1,147 @@
+# Copyright (c) hvpt_mm authors. All rights reserved.
+"""The longer benchmark: HVP vs each single signal vs random init.
+
+Each pre-training variant runs at the demo's budget, then the same three
+transfers (multi-label linear probe, Mask R-CNN, UperNet), for every seed.
+Finished runs (``result.json``) are reused, so an interrupted benchmark
+continues where it stopped. The table (mean ± std over seeds) is written to
+``<report-dir>/benchmark.md`` and, with ``--update-doc``, into
+``docs/benchmarks.md`` between its demo markers.
+
+    python tools/demo/run_benchmark.py                # or: make benchmark
+    python tools/demo/run_benchmark.py --variants hvp random --seeds 0
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import time
+
+from hvpt_mm.demo import (COLUMNS, PRETRAIN_CONFIGS, markdown_table,
+                          mean_spread, plot_loss_curves, run_pipeline,
+                          run_stage)
+from hvpt_mm.demo.pipeline import REPO, console
+
+VARIANTS = ['hvp', 'mim-only', 'con-only', 'mlc-only', 'random']
+BEGIN = '<!-- demo-benchmark:begin -->'
+END = '<!-- demo-benchmark:end -->'
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='HVP vs single-signal pre-training vs random init on '
+        'the demo scenes, same budget, several seeds')
+    parser.add_argument('--variants', nargs='+', default=VARIANTS,
+                        choices=VARIANTS)
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    parser.add_argument('--data-root', default='data/hvpt_demo')
+    parser.add_argument('--work-dir', default='work_dirs/benchmark')
+    parser.add_argument('--report-dir', default='reports/benchmark')
+    parser.add_argument(
+        '--update-doc', action='store_true',
+        help='write the table into docs/benchmarks.md')
+    return parser.parse_args()
+
+
+def aggregate(results: list) -> list:
+    """One row per variant: mean ± std of each column over seeds."""
+    rows = []
+    for variant in VARIANTS:
+        runs = [r for r in results if r['variant'] == variant]
+        if not runs:
+            continue
+        row = {'pre-training': variant, 'seeds': len(runs)}
+        for col in COLUMNS:
+            row[col] = mean_spread([r['metrics'][col] for r in runs])
+        rows.append(row)
+    return rows
+
+
+def verdict(results: list) -> str:
+    """Where HVP stands against the best single signal, per metric."""
+    means = {}
+    for r in results:
+        for col in COLUMNS:
+            means.setdefault(r['variant'], {}).setdefault(col, []).append(
+                r['metrics'][col])
+    if 'hvp' not in means:
+        return ''
+    singles = [v for v in ('mim-only', 'con-only', 'mlc-only') if v in means]
+    lines = []
+    for col in COLUMNS:
+        hvp = sum(means['hvp'][col]) / len(means['hvp'][col])
+        if not singles:
+            continue
+        best = max(singles,
+                   key=lambda v: sum(means[v][col]) / len(means[v][col]))
+        best_mean = sum(means[best][col]) / len(means[best][col])
+        mark = 'at or above' if hvp >= best_mean else 'BELOW'
+        lines.append(f'- {col}: HVP {hvp:.2f} is {mark} the best single '
+                     f'signal ({best}, {best_mean:.2f}).')
+    return '\n'.join(lines) + '\n'
+
+
+def main() -> None:
+    args = parse_args()
+    os.chdir(REPO)
+    os.environ['HVPT_DEMO_DATA'] = osp.abspath(args.data_root) + '/'
+    start = time.time()
+    run_stage('scenes', [
+        'tools/dataset_converters/make_demo_scenes.py', args.data_root,
+        '--no-progress'
+    ], osp.join(args.work_dir, 'scenes.log'))
+    results = []
+    for seed in args.seeds:
+        for variant in args.variants:
+            work = osp.join(args.work_dir, variant, f'seed{seed}')
+            done = osp.join(work, 'result.json')
+            if osp.isfile(done):
+                with open(done) as f:
+                    results.append(json.load(f))
+                console.print(f'[green]reusing[/] {done}')
+                continue
+            console.rule(f'{variant}, seed {seed}')
+            results.append(run_pipeline(work, variant=variant, seed=seed))
+
+    os.makedirs(args.report_dir, exist_ok=True)
+    curves = {
+        v: osp.join(args.work_dir, v, f'seed{args.seeds[0]}', 'pretrain')
+        for v in args.variants if v in PRETRAIN_CONFIGS
+    }
+    if curves:
+        plot_loss_curves(curves,
+                         osp.join(args.report_dir, 'loss_curves.png'))
+    table = markdown_table(aggregate(results),
+                           ['pre-training', 'seeds'] + COLUMNS)
+    hours = (time.time() - start) / 3600
+    cmd = ('python tools/demo/run_benchmark.py --variants ' +
+           ' '.join(args.variants) + ' --seeds ' +
+           ' '.join(map(str, args.seeds)))
+    body = (f'{table}\n{verdict(results)}\nCommand: `{cmd}` '
+            f'({platform.processor() or platform.machine()}, '
+            f'{os.cpu_count()} cores; this invocation {hours:.1f} h, '
+            'reusing finished runs). Val scenes; COCO AP in percent.\n')
+    with open(osp.join(args.report_dir, 'benchmark.md'), 'w') as f:
+        f.write(body)
+    with open(osp.join(args.report_dir, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=2)
+    if args.update_doc:
+        update_doc(osp.join(REPO, 'docs', 'benchmarks.md'), body)
+    print(body)
+
+
+def update_doc(path: str, body: str) -> None:
+    """Replace the text between the demo markers of ``path``."""
+    with open(path) as f:
+        text = f.read()
+    if BEGIN not in text or END not in text:
+        raise ValueError(f'{path}: no {BEGIN} ... {END} markers')
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(path, 'w') as f:
+        f.write(head + BEGIN + '\n' + body + END + tail)
+
+
+if __name__ == '__main__':
+    main()
