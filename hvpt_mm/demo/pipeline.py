@@ -33,11 +33,11 @@ PRETRAIN_CONFIGS = {
 TRANSFERS = {
     'linear': ('swin-demo_hvpt-pre_linear-10e_scenes-64px.py',
                {'multi-label/mAP': 'linear mAP'}),
-    'detection': ('mask-rcnn_swin-demo-hvpt-pre_fpn_4e_scenes-128px.py', {
+    'detection': ('mask-rcnn_swin-demo-hvpt-pre_fpn_4e_scenes-64px.py', {
         'coco/bbox_mAP': 'box AP',
         'coco/segm_mAP': 'mask AP'
     }),
-    'segmentation': ('upernet_swin-demo-hvpt-pre_1500i_scenes-128px.py',
+    'segmentation': ('upernet_swin-demo-hvpt-pre_1500i_scenes-64px.py',
                      {'mIoU': 'mIoU'}),
 }
 COLUMNS = ['linear mAP', 'box AP', 'mask AP', 'mIoU']

@@ -5,6 +5,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform, Compose
+from mmengine.registry import DefaultScope
 
 from mmpretrain.datasets.transforms import PackInputs
 from mmpretrain.registry import TRANSFORMS
@@ -46,12 +47,16 @@ def target_view_pipeline(input_size: int = 192) -> List[dict]:
 def _compose(transforms: Sequence[dict]) -> Compose:
     """Compose built from mmpretrain's registry, whatever the scope.
 
-    mmcv's ``Compose`` builds from the default scope's registry; outside a
-    runner (tests, benchmarks) there is none.
+    mmcv's ``Compose`` and its wrappers (``RandomApply``) build nested
+    transforms from the default scope's registry; outside a runner (tests,
+    benchmarks) there is none, so they are built under mmpretrain's.
     """
-    return Compose([
-        TRANSFORMS.build(t) if isinstance(t, dict) else t for t in transforms
-    ])
+    scope = None if DefaultScope.get_current_instance() else 'mmpretrain'
+    with DefaultScope.overwrite_default_scope(scope):
+        return Compose([
+            TRANSFORMS.build(t) if isinstance(t, dict) else t
+            for t in transforms
+        ])
 
 
 @TRANSFORMS.register_module()

@@ -157,6 +157,17 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
         """
         views = [inputs] if isinstance(inputs, torch.Tensor) else inputs
         online = views[0]
+        key = None
+        if self.with_con:
+            if len(views) < 2:
+                raise ValueError(
+                    'the contrastive signal needs two views per image '
+                    '(online, target); use HVPTMixedSignals with '
+                    'with_target_view=True')
+            # Keys before the online pass: the momentum forward's
+            # temporaries are gone before the online activations exist, so
+            # they do not add to the step's peak memory.
+            key = self.forward_key(views[1])  # [B, D]
         mask = None
         if self.with_mim:
             mask = torch.stack([ds.mask for ds in data_samples])  # [B, h, w]
@@ -168,12 +179,7 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
         if self.with_con or self.with_mlc:
             pooled = self.pool(feats)  # ([B, C], )
             if self.with_con:
-                if len(views) < 2:
-                    raise ValueError(
-                        'the contrastive signal needs two views per image '
-                        '(online, target); use HVPTMixedSignals with '
-                        'with_target_view=True')
-                losses.update(self.forward_con(pooled, views[1]))
+                losses.update(self.forward_con(pooled, key))
             if self.with_mlc:
                 losses.update(self.forward_mlc(pooled, data_samples))
         return losses
@@ -185,10 +191,16 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
         loss = self.head.loss(rec, online, mask)
         return dict(loss_mim=loss * self.loss_weights['mim'])
 
-    def forward_con(self, pooled: Tuple[torch.Tensor],
-                    target: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """InfoNCE of the online query against momentum keys."""
-        query = self.con_neck(pooled)[0]  # [B, D]
+    def forward_key(self, target: torch.Tensor) -> torch.Tensor:
+        """EMA update, then momentum keys of the target view, no gradient.
+
+        The online weights do not change within a step, so updating the EMA
+        before the online forward averages the same values. (The
+        projector's BatchNorm buffers, copied unchanged by the update, are
+        the online ones from before this step's query; the momentum encoder
+        normalises with batch statistics in training, so they do not reach
+        the keys.)
+        """
         with torch.no_grad():
             self.momentum_encoder.update_parameters(
                 _KeyEncoder(self.backbone, self.con_neck))
@@ -196,7 +208,12 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
         # [B, D] keys into a normal tensor that autograd may save.
         with torch.inference_mode():
             key = self.momentum_encoder(target)
-        key = key.clone()
+        return key.clone()
+
+    def forward_con(self, pooled: Tuple[torch.Tensor],
+                    key: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """InfoNCE of the online query against the momentum keys."""
+        query = self.con_neck(pooled)[0]  # [B, D]
         out = self.con_head.loss(query, key)
         return dict(loss_con=out['loss'] * self.loss_weights['con'],
                     con_acc=out['acc'])

@@ -1,11 +1,11 @@
 # Demo transfer 3/3: UperNet with the pre-trained demo Swin on the scenes'
-# semantic maps (background + 10 item classes), scenes upsampled to 128 px;
-# mIoU on the val scenes. A delta on ../segmentation/
+# semantic maps (background + 10 item classes) at their native 64 px; mIoU
+# on the val scenes. A delta on ../segmentation/
 # swin-base-patch4-window12-hvpt-pre_upernet_8xb2-160k_ade20k-512x512.py with
 # narrower heads sized for a CPU.
 #
 #   python tools/train.py \
-#       configs/demo/upernet_swin-demo-hvpt-pre_1500i_scenes-128px.py \
+#       configs/demo/upernet_swin-demo-hvpt-pre_1500i_scenes-64px.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=CKPT
 _base_ = [
     '../segmentation/'
@@ -13,7 +13,7 @@ _base_ = [
     './_base_/demo_settings.py'
 ]
 
-img_scale = (128, 128)
+img_scale = (64, 64)
 max_iters = 1500
 seg_classes = ('background', ) + _base_.demo_classes
 dims = _base_.demo_stage_dims
