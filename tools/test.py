@@ -1,5 +1,11 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
 """Evaluate a checkpoint with a config's test loop and evaluator."""
+import warnings
+
+# mmengine 0.10.7 imports pkg_resources, which setuptools deprecates; the
+# warning says nothing to our users.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
+
 import argparse
 import os
 import os.path as osp

@@ -4,6 +4,12 @@
 Works for hvpt_mm, mmpretrain, mmdet and mmseg configs: modules are
 registered through each config's ``custom_imports``.
 """
+import warnings
+
+# mmengine 0.10.7 imports pkg_resources, which setuptools deprecates; the
+# warning says nothing to our users.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
+
 import argparse
 import os
 import os.path as osp

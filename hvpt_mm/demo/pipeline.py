@@ -24,20 +24,20 @@ from rich.progress import (BarColumn, Progress, TextColumn,
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'demo')
 PRETRAIN_CONFIGS = {
-    'hvp': 'hvpt_swin-demo_1xb64-12e_scenes-64px.py',
-    'mim-only': 'hvpt_swin-demo_mim-only_1xb64-12e_scenes-64px.py',
-    'con-only': 'hvpt_swin-demo_con-only_1xb64-12e_scenes-64px.py',
-    'mlc-only': 'hvpt_swin-demo_mlc-only_1xb64-12e_scenes-64px.py',
+    'hvp': 'hvpt_swin-demo_1xb64-8e_scenes-64px.py',
+    'mim-only': 'hvpt_swin-demo_mim-only_1xb64-8e_scenes-64px.py',
+    'con-only': 'hvpt_swin-demo_con-only_1xb64-8e_scenes-64px.py',
+    'mlc-only': 'hvpt_swin-demo_mlc-only_1xb64-8e_scenes-64px.py',
 }
 # name -> (config, {metric key in scalars.json: column name})
 TRANSFERS = {
-    'linear': ('swin-demo_hvpt-pre_linear-10e_scenes-64px.py',
+    'linear': ('swin-demo_hvpt-pre_linear-8e_scenes-64px.py',
                {'multi-label/mAP': 'linear mAP'}),
-    'detection': ('mask-rcnn_swin-demo-hvpt-pre_fpn_4e_scenes-64px.py', {
+    'detection': ('mask-rcnn_swin-demo-hvpt-pre_fpn_2e_scenes-64px.py', {
         'coco/bbox_mAP': 'box AP',
         'coco/segm_mAP': 'mask AP'
     }),
-    'segmentation': ('upernet_swin-demo-hvpt-pre_1500i_scenes-64px.py',
+    'segmentation': ('upernet_swin-demo-hvpt-pre_1000i_scenes-64px.py',
                      {'mIoU': 'mIoU'}),
 }
 COLUMNS = ['linear mAP', 'box AP', 'mask AP', 'mIoU']

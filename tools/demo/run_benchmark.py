@@ -11,6 +11,12 @@ continues where it stopped. The table (mean ± std over seeds) is written to
     python tools/demo/run_benchmark.py                # or: make benchmark
     python tools/demo/run_benchmark.py --variants hvp random --seeds 0
 """
+import warnings
+
+# mmengine 0.10.7 imports pkg_resources, which setuptools deprecates; the
+# warning says nothing to our users.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
+
 import argparse
 import json
 import os

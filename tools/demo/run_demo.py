@@ -10,6 +10,12 @@
 
     python tools/demo/run_demo.py            # or: make demo
 """
+import warnings
+
+# mmengine 0.10.7 imports pkg_resources, which setuptools deprecates; the
+# warning says nothing to our users.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
+
 import argparse
 import json
 import os

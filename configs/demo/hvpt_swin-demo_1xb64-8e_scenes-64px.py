@@ -1,10 +1,10 @@
 # The CPU demo's pre-training: HVP on a small Swin (48-d, depths 2-2-2-2,
 # window 4) over the Fashion-MNIST scenes of
 # tools/dataset_converters/make_demo_scenes.py (64 px; half of the train
-# scenes carry multi-labels, half are unlabelled), 12 epochs of batch 64.
+# scenes carry multi-labels, half are unlabelled), 8 epochs of batch 64.
 # A delta on the Swin-B recipe in ../pretrain/hvpt_swin-b.py.
 #
-#   python tools/train.py configs/demo/hvpt_swin-demo_1xb64-12e_scenes-64px.py
+#   python tools/train.py configs/demo/hvpt_swin-demo_1xb64-8e_scenes-64px.py
 _base_ = ['../pretrain/hvpt_swin-b.py', './_base_/demo_settings.py']
 
 data_root = _base_.demo_data_root
@@ -12,7 +12,7 @@ classes = _base_.demo_classes
 num_classes = len(classes)
 input_size = _base_.demo_size
 out_dims = _base_.demo_stage_dims[-1]
-max_epochs = 12
+max_epochs = 8
 
 model = dict(
     backbone=dict(

@@ -5,7 +5,7 @@
 # narrower heads sized for a CPU.
 #
 #   python tools/train.py \
-#       configs/demo/upernet_swin-demo-hvpt-pre_1500i_scenes-64px.py \
+#       configs/demo/upernet_swin-demo-hvpt-pre_1000i_scenes-64px.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=CKPT
 _base_ = [
     '../segmentation/'
@@ -14,7 +14,7 @@ _base_ = [
 ]
 
 img_scale = (64, 64)
-max_iters = 1500
+max_iters = 1000
 seg_classes = ('background', ) + _base_.demo_classes
 dims = _base_.demo_stage_dims
 
