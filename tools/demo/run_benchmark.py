@@ -24,9 +24,8 @@ import os.path as osp
 import platform
 import time
 
-from hvpt_mm.demo import (COLUMNS, PRETRAIN_CONFIGS, markdown_table,
-                          mean_spread, plot_loss_curves, run_pipeline,
-                          run_stage)
+from hvpt_mm.demo import (COLUMNS, markdown_table, mean_spread,
+                          plot_loss_curves, run_pipeline, run_stage)
 from hvpt_mm.demo.pipeline import REPO, console
 
 VARIANTS = ['hvp', 'mim-only', 'con-only', 'mlc-only', 'random']
@@ -47,6 +46,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--update-doc', action='store_true',
         help='write the table into docs/benchmarks.md')
+    parser.add_argument(
+        '--report-only', action='store_true',
+        help='tabulate the finished runs only (e.g. while the benchmark '
+        'still runs elsewhere)')
     return parser.parse_args()
 
 
@@ -93,10 +96,11 @@ def main() -> None:
     os.chdir(REPO)
     os.environ['HVPT_DEMO_DATA'] = osp.abspath(args.data_root) + '/'
     start = time.time()
-    run_stage('scenes', [
-        'tools/dataset_converters/make_demo_scenes.py', args.data_root,
-        '--no-progress'
-    ], osp.join(args.work_dir, 'scenes.log'))
+    if not args.report_only:
+        run_stage('scenes', [
+            'tools/dataset_converters/make_demo_scenes.py', args.data_root,
+            '--no-progress'
+        ], osp.join(args.work_dir, 'scenes.log'))
     results = []
     for seed in args.seeds:
         for variant in args.variants:
@@ -106,14 +110,18 @@ def main() -> None:
                 with open(done) as f:
                     results.append(json.load(f))
                 console.print(f'[green]reusing[/] {done}')
-                continue
-            console.rule(f'{variant}, seed {seed}')
-            results.append(run_pipeline(work, variant=variant, seed=seed))
+            elif not args.report_only:
+                console.rule(f'{variant}, seed {seed}')
+                results.append(
+                    run_pipeline(work, variant=variant, seed=seed))
+    if not results:
+        raise SystemExit(f'{args.work_dir}: no finished run to tabulate')
 
     os.makedirs(args.report_dir, exist_ok=True)
     curves = {
-        v: osp.join(args.work_dir, v, f'seed{args.seeds[0]}', 'pretrain')
-        for v in args.variants if v in PRETRAIN_CONFIGS
+        r['variant']: r['pretrain_dir']
+        for r in results
+        if r['seed'] == results[0]['seed'] and r['pretrain_dir']
     }
     if curves:
         plot_loss_curves(curves,
@@ -124,10 +132,12 @@ def main() -> None:
     cmd = ('python tools/demo/run_benchmark.py --variants ' +
            ' '.join(args.variants) + ' --seeds ' +
            ' '.join(map(str, args.seeds)))
+    seeds = sorted({r['seed'] for r in results})
     body = (f'{table}\n{verdict(results)}\nCommand: `{cmd}` '
             f'({platform.processor() or platform.machine()}, '
             f'{os.cpu_count()} cores; this invocation {hours:.1f} h, '
-            'reusing finished runs). Val scenes; COCO AP in percent.\n')
+            f'reusing finished runs; seeds done: {seeds}). Val scenes; COCO '
+            'AP in percent.\n')
     with open(osp.join(args.report_dir, 'benchmark.md'), 'w') as f:
         f.write(body)
     with open(osp.join(args.report_dir, 'results.json'), 'w') as f:
