@@ -7,10 +7,13 @@ import subprocess
 import sys
 from typing import List, Optional
 
+from mmengine.config import Config
+
 import numpy as np
 from PIL import Image
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+PRETRAIN_CONFIG = osp.join(REPO, 'configs/pretrain/hvpt_swin-b.py')
 TINY_SIZE = 64
 TINY_DIMS = 32
 TINY_ARCH = dict(embed_dims=TINY_DIMS, depths=[1, 1, 1, 1],
@@ -121,3 +124,33 @@ def run_tool(args: List[str], env: Optional[dict] = None,
             f'--- stdout ---\n{proc.stdout[-6000:]}\n'
             f'--- stderr ---\n{proc.stderr[-6000:]}')
     return proc
+
+
+def write_config(path: str, extra_hooks: List[dict],
+                 drop: tuple = ()) -> str:
+    """The main config plus test hooks, keeping its own ``custom_hooks``.
+
+    Lists are replaced whole when inherited, so the default runtime's hooks
+    are read from the config and written out again with the extra ones.
+    """
+    hooks = [h for h in Config.fromfile(PRETRAIN_CONFIG).custom_hooks
+             if h['type'] not in drop]
+    with open(path, 'w') as f:
+        f.write(f'_base_ = {PRETRAIN_CONFIG!r}\n'
+                "custom_imports = dict(imports=['hvpt_mm', "
+                "'_helpers.record_hook'], allow_failed_imports=False)\n"
+                f'custom_hooks = {hooks + list(extra_hooks)!r}\n')
+    return str(path)
+
+
+def epoch_options(max_epochs: int) -> List[str]:
+    """3 iterations per epoch (12 images / 4), a checkpoint every epoch."""
+    return [
+        f'train_cfg.max_epochs={max_epochs}',
+        'param_scheduler.0.end=1', 'param_scheduler.1.begin=0',
+        f'param_scheduler.1.end={max_epochs}',
+        f'param_scheduler.1.T_max={max_epochs}',
+        'default_hooks.checkpoint.interval=1',
+        'default_hooks.checkpoint.max_keep_ckpts=-1',
+        'randomness.seed=0',
+    ]

@@ -10,41 +10,9 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from mmengine.config import Config
-
-from _helpers.tiny import REPO
-
-CONFIG = osp.join(REPO, 'configs/pretrain/hvpt_swin-b.py')
-
-
-def write_config(path: str, extra_hooks: List[dict],
-                 drop: tuple = ()) -> str:
-    """The main config plus test hooks, keeping its own ``custom_hooks``.
-
-    Lists are replaced whole when inherited, so the default runtime's hooks
-    are read from the config and written out again with the extra ones.
-    """
-    hooks = [h for h in Config.fromfile(CONFIG).custom_hooks
-             if h['type'] not in drop]
-    with open(path, 'w') as f:
-        f.write(f'_base_ = {CONFIG!r}\n'
-                "custom_imports = dict(imports=['hvpt_mm', "
-                "'_helpers.record_hook'], allow_failed_imports=False)\n"
-                f'custom_hooks = {hooks + list(extra_hooks)!r}\n')
-    return str(path)
-
-
-def epoch_options(max_epochs: int) -> List[str]:
-    """3 iterations per epoch (12 images / 4), a checkpoint every epoch."""
-    return [
-        f'train_cfg.max_epochs={max_epochs}',
-        'param_scheduler.0.end=1', 'param_scheduler.1.begin=0',
-        f'param_scheduler.1.end={max_epochs}',
-        f'param_scheduler.1.T_max={max_epochs}',
-        'default_hooks.checkpoint.interval=1',
-        'default_hooks.checkpoint.max_keep_ckpts=-1',
-        'randomness.seed=0',
-    ]
+# Re-exported for the reliability tests.
+from _helpers.tiny import PRETRAIN_CONFIG as CONFIG  # noqa: F401
+from _helpers.tiny import REPO, epoch_options, write_config  # noqa: F401
 
 
 def tool_env(extra: Optional[dict] = None) -> dict:

@@ -8,36 +8,18 @@ import os.path as osp
 import pytest
 import torch
 
-from _helpers.tiny import run_tool, tiny_pretrain_options
+from _helpers.tiny import (epoch_options, run_tool, tiny_pretrain_options,
+                           write_config)
 
 CONFIG = 'configs/pretrain/hvpt_swin-b.py'
 
 
 @pytest.fixture
-def recorded(tmp_path, repo_root):
+def recorded(tmp_path):
     """The main config plus test hooks that record the run."""
-    path = tmp_path / 'recorded.py'
-    path.write_text(
-        f"_base_ = '{osp.join(repo_root, CONFIG)}'\n"
-        "custom_imports = dict(imports=['hvpt_mm', '_helpers.record_hook'],"
-        " allow_failed_imports=False)\n"
-        "custom_hooks = [dict(type='HVPTTrustCheckpointHook'),"
-        " dict(type='RecordStartHook'), dict(type='RecordLossHook')]\n")
-    return str(path)
-
-
-def _epoch_options(max_epochs):
-    # 12 images / batch 4 = 3 iterations per epoch.
-    return [
-        f'train_cfg.max_epochs={max_epochs}',
-        # Warm-up over epoch 1, cosine over the whole (overlap is allowed).
-        'param_scheduler.0.end=1', 'param_scheduler.1.begin=0',
-        f'param_scheduler.1.end={max_epochs}',
-        f'param_scheduler.1.T_max={max_epochs}',
-        'default_hooks.checkpoint.interval=1',
-        'default_hooks.checkpoint.max_keep_ckpts=-1',
-        'randomness.seed=0',
-    ]
+    return write_config(
+        str(tmp_path / 'recorded.py'),
+        [dict(type='RecordStartHook'), dict(type='RecordLossHook')])
 
 
 def _losses(work_dir, rank=0):
@@ -50,7 +32,7 @@ def _losses(work_dir, rank=0):
 def test_train_few_iters(tmp_path, imagenet_root):
     """The main config, shrunk by --cfg-options only."""
     work = str(tmp_path / 'work')
-    opts = tiny_pretrain_options(imagenet_root) + _epoch_options(1)
+    opts = tiny_pretrain_options(imagenet_root) + epoch_options(1)
     run_tool(['tools/train.py', CONFIG, '--work-dir', work,
               '--cfg-options'] + opts)
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
@@ -69,14 +51,14 @@ def test_resume_continues_iteration_and_weights(tmp_path, imagenet_root,
     work = str(tmp_path / 'work')
     base = ['tools/train.py', recorded, '--work-dir', work, '--cfg-options']
     opts = tiny_pretrain_options(imagenet_root)
-    run_tool(base + opts + _epoch_options(2))
+    run_tool(base + opts + epoch_options(2))
     ckpt2 = osp.join(work, 'epoch_2.pth')
     assert osp.isfile(ckpt2)
 
     # The runner's checkpoint holds non-tensor objects: plain torch.load
     # (weights_only=True since torch 2.6) refuses it; --resume must not.
     run_tool(['tools/train.py', recorded, '--work-dir', work, '--resume',
-              '--cfg-options'] + opts + _epoch_options(3))
+              '--cfg-options'] + opts + epoch_options(3))
     with open(osp.join(work, 'start_state.json')) as f:
         start = json.load(f)
     assert (start['epoch'], start['iter']) == (2, 6)
@@ -94,11 +76,11 @@ def test_resume_from_named_checkpoint(tmp_path, imagenet_root, recorded):
     work = str(tmp_path / 'work')
     opts = tiny_pretrain_options(imagenet_root)
     run_tool(['tools/train.py', recorded, '--work-dir', work,
-              '--cfg-options'] + opts + _epoch_options(2))
+              '--cfg-options'] + opts + epoch_options(2))
     other = str(tmp_path / 'other')
     run_tool(['tools/train.py', recorded, '--work-dir', other, '--resume',
               osp.join(work, 'epoch_1.pth'), '--cfg-options'] + opts +
-             _epoch_options(2))
+             epoch_options(2))
     with open(osp.join(other, 'start_state.json')) as f:
         assert json.load(f)['iter'] == 3
 
@@ -107,7 +89,7 @@ def test_dist_train_two_processes_on_cpu(tmp_path, imagenet_root, recorded):
     work = str(tmp_path / 'work')
     opts = tiny_pretrain_options(imagenet_root, batch_size=2)
     run_tool(['tools/dist_train.sh', recorded, '2', '--work-dir', work,
-              '--cfg-options'] + opts + _epoch_options(1),
+              '--cfg-options'] + opts + epoch_options(1),
              env=dict(PORT='29613', OMP_NUM_THREADS='1'))
     with open(osp.join(work, 'start_state.json')) as f:
         assert json.load(f)['world_size'] == 2
