@@ -82,3 +82,33 @@ def test_benchmark_table_and_verdict(tmp_path):
     bench.update_doc(str(doc), 'new table\n')
     assert doc.read_text() == \
         f'# x\n{bench.BEGIN}\nnew table\n{bench.END}\ntail\n'
+
+
+def _fake_run(work_dir, variant='hvp', seed=0):
+    """Stands in for run_pipeline in a worker: reports what it was given."""
+    import os
+
+    from hvpt_mm.demo.pipeline import console
+    if variant == 'con-only':
+        raise RuntimeError(f'stage "pretrain" failed; full log: {work_dir}')
+    return dict(variant=variant, seed=seed, work=work_dir, metrics={},
+                threads=os.environ['OMP_NUM_THREADS'], quiet=console.quiet,
+                pid=os.getpid())
+
+
+def test_benchmark_parallel_workers(tmp_path, monkeypatch):
+    import os
+    bench = _load_benchmark()
+    monkeypatch.setattr(bench, 'run_pipeline', _fake_run)
+    pending = [(str(tmp_path / v), v, s)
+               for v, s in (('hvp', 0), ('random', 0), ('mim-only', 1))]
+    results = bench.run_parallel(pending, jobs=2)
+    assert sorted((r['variant'], r['seed'], r['work']) for r in results) == \
+        sorted((v, s, w) for w, v, s in pending)
+    threads = str(max(1, (os.cpu_count() or 1) // 2))
+    assert all(r['threads'] == threads and r['quiet'] for r in results)
+    assert os.getpid() not in {r['pid'] for r in results}
+    # One failed run does not stop the others; all failures are listed.
+    pending.append((str(tmp_path / 'con'), 'con-only', 2))
+    with pytest.raises(SystemExit, match=r'con-only, seed 2 .*full log'):
+        bench.run_parallel(pending, jobs=2)
