@@ -27,10 +27,11 @@ def markdown_table(rows: Sequence[Dict[str, object]],
 
 
 def mean_spread(values: Sequence[float]) -> str:
-    """``mean ± std`` over seeds (std of a single value is shown as 0)."""
+    """``mean ± std`` over seeds; a single value is shown alone."""
     mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.
-    return f'{mean:.2f} ± {std:.2f}'
+    if len(values) < 2:
+        return f'{mean:.2f}'
+    return f'{mean:.2f} ± {statistics.stdev(values):.2f}'
 
 
 def read_scalars(work_dir: str) -> List[dict]:

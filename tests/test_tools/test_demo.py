@@ -76,7 +76,16 @@ def test_benchmark_table_and_verdict(tmp_path):
     verdict = bench.verdict(results)
     assert 'linear mAP: HVP 51.00 is at or above' in verdict
     assert 'box AP: HVP 11.00 is BELOW the best single signal ' \
-        '(mim-only, 12.00)' in verdict
+        '(mim-only, 12.00); the gap (1.00) is within the seed spread ' \
+        '(1.41).' in verdict
+    # A gap the seeds separate is not flagged.
+    assert 'linear mAP: HVP 51.00 is at or above the best single signal ' \
+        '(mim-only, 46.00).' in verdict
+    assert bench.aggregate(results[:1])[0]['linear mAP'] == '50.00'
+    for r in results:
+        r['seconds'] = dict(pretrain=60., linear=30.)
+    per_run = bench.per_run_table(results)
+    assert '| hvp | 2 | 52.00 | 12.00 | 10.00 | 42.00 | 1.50 |' in per_run
     doc = tmp_path / 'b.md'
     doc.write_text(f'# x\n{bench.BEGIN}\nold\n{bench.END}\ntail\n')
     bench.update_doc(str(doc), 'new table\n')

@@ -30,6 +30,7 @@ import json
 import os
 import os.path as osp
 import platform
+import statistics
 import time
 
 from hvpt_mm.demo import (COLUMNS, markdown_table, mean_spread,
@@ -79,27 +80,48 @@ def aggregate(results: list) -> list:
 
 
 def verdict(results: list) -> str:
-    """Where HVP stands against the best single signal, per metric."""
-    means = {}
+    """Where HVP stands against the best single signal, per metric.
+
+    A gap smaller than the larger of the two seed spreads (std) is flagged:
+    such a ranking is not something the seeds can separate.
+    """
+    values = {}
     for r in results:
         for col in COLUMNS:
-            means.setdefault(r['variant'], {}).setdefault(col, []).append(
+            values.setdefault(r['variant'], {}).setdefault(col, []).append(
                 r['metrics'][col])
-    if 'hvp' not in means:
+    singles = [v for v in ('mim-only', 'con-only', 'mlc-only') if v in values]
+    if 'hvp' not in values or not singles:
         return ''
-    singles = [v for v in ('mim-only', 'con-only', 'mlc-only') if v in means]
     lines = []
     for col in COLUMNS:
-        hvp = sum(means['hvp'][col]) / len(means['hvp'][col])
-        if not singles:
-            continue
-        best = max(singles,
-                   key=lambda v: sum(means[v][col]) / len(means[v][col]))
-        best_mean = sum(means[best][col]) / len(means[best][col])
-        mark = 'at or above' if hvp >= best_mean else 'BELOW'
-        lines.append(f'- {col}: HVP {hvp:.2f} is {mark} the best single '
-                     f'signal ({best}, {best_mean:.2f}).')
+        hvp = values['hvp'][col]
+        best = max(singles, key=lambda v: statistics.fmean(values[v][col]))
+        other = values[best][col]
+        gap = statistics.fmean(hvp) - statistics.fmean(other)
+        mark = 'at or above' if gap >= 0 else 'BELOW'
+        line = (f'- {col}: HVP {statistics.fmean(hvp):.2f} is {mark} the '
+                f'best single signal ({best}, '
+                f'{statistics.fmean(other):.2f})')
+        spreads = [statistics.stdev(v) for v in (hvp, other) if len(v) > 1]
+        if spreads and abs(gap) < max(spreads):
+            line += (f'; the gap ({abs(gap):.2f}) is within the seed spread '
+                     f'({max(spreads):.2f})')
+        lines.append(line + '.')
     return '\n'.join(lines) + '\n'
+
+
+def per_run_table(results: list) -> str:
+    """Every finished run: its metrics and its stage times in minutes."""
+    rows = [
+        dict({
+            'pre-training': r['variant'],
+            'seed': r['seed'],
+            'minutes': sum(r['seconds'].values()) / 60
+        }, **r['metrics']) for r in results
+    ]
+    return markdown_table(rows, ['pre-training', 'seed'] + COLUMNS +
+                          ['minutes'])
 
 
 def main() -> None:
@@ -147,17 +169,22 @@ def main() -> None:
                          osp.join(args.report_dir, 'loss_curves.png'))
     table = markdown_table(aggregate(results),
                            ['pre-training', 'seeds'] + COLUMNS)
-    hours = (time.time() - start) / 3600
     cmd = ('python tools/demo/run_benchmark.py --variants ' +
            ' '.join(args.variants) + ' --seeds ' +
            ' '.join(map(str, args.seeds)) +
            (f' --jobs {args.jobs}' if args.jobs > 1 else ''))
     seeds = sorted({r['seed'] for r in results})
+    run_hours = sum(sum(r['seconds'].values()) for r in results) / 3600
+    timing = f'{run_hours:.1f} h of runs in all'
+    if not args.report_only:
+        timing += (f', this invocation {(time.time() - start) / 3600:.1f} h '
+                   'wall')
     body = (f'{table}\n{verdict(results)}\nCommand: `{cmd}` '
             f'({platform.processor() or platform.machine()}, '
-            f'{os.cpu_count()} cores; this invocation {hours:.1f} h, '
-            f'reusing finished runs; seeds done: {seeds}). Val scenes; COCO '
-            'AP in percent.\n')
+            f'{os.cpu_count()} cores; {timing}; seeds done: {seeds}). Val '
+            'scenes; COCO AP in percent; mean ± std over seeds.\n\n'
+            '<details><summary>Every run</summary>\n\n'
+            f'{per_run_table(results)}\n</details>\n')
     with open(osp.join(args.report_dir, 'benchmark.md'), 'w') as f:
         f.write(body)
     with open(osp.join(args.report_dir, 'results.json'), 'w') as f:
