@@ -571,7 +571,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--proj-dims', type=lambda s: tuple(int(v) for v in s.split(',')),
         default=None, metavar='HID,OUT',
         help='hidden and output channels of the contrastive projector and '
-        'predictor (default: the config\'s 4096,256; 64,32 for a custom '
+        'predictor (default: the config\'s 2048,256; 64,32 for a custom '
         'arch, as the test preset)')
     parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32',
                         help='autocast dtype (default: fp32, no autocast)')
