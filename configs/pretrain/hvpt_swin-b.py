@@ -6,7 +6,7 @@
 #   tools/train.py configs/pretrain/hvpt_swin-b.py \
 #       --cfg-options train_dataloader.dataset.data_root=DIR
 _base_ = [
-    '../_base_/models/hvpt_swin-b.py',
+    '../_base_/models/hvpt_swin-base-w6.py',
     '../_base_/datasets/imagenet_bs128_hvpt_192.py',
     '../_base_/schedules/hvpt_adamw_coslr-100e.py',
     '../_base_/default_runtime.py',

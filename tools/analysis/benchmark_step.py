@@ -6,7 +6,7 @@ training step (data preprocessor, forward, backward, gradient clipping,
 AdamW step) and the peak memory of four variants:
 
 - ``hvp``: :class:`HeuristicMultiTaskPretrainer` with all three signals,
-  built from ``configs/_base_/models/hvpt_swin-b.py`` with the chosen arch;
+  built from ``configs/_base_/models/hvpt_swin-base-w6.py`` with the chosen arch;
 - ``simmim``: mmpretrain's registered ``SimMIM`` (``SimMIMSwinTransformer``
   + ``SimMIMLinearDecoder`` + ``SimMIMHead``), the same backbone / neck /
   head configs;
@@ -88,7 +88,7 @@ from torch import nn  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_CONFIG = osp.join(REPO, 'configs', '_base_', 'models',
-                          'hvpt_swin-b.py')
+                          'hvpt_swin-base-w6.py')
 VARIANTS = ('hvp', 'simmim', 'mocov3', 'naive_sum')
 TITLES = dict(
     hvp='HVP: mim + con + mlc, one pass',
