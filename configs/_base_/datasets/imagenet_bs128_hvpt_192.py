@@ -20,6 +20,9 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     pin_memory=True,
+    # A short last batch would leave the contrastive head few negatives and
+    # break the projector's BatchNorm on a process holding one image.
+    drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(
