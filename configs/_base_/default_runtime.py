@@ -16,6 +16,9 @@ custom_hooks = [
     # NaN / inf losses: 'raise' names iteration and term; 'skip' drops the
     # step (all ranks alike) and logs `nonfinite_skips`.
     dict(type='HVPTNonFiniteLossHook', policy='raise'),
+    # With optim_wrapper.accumulative_counts > 1: the momentum encoder
+    # averages once per optimizer step, not once per micro-batch.
+    dict(type='HVPTMomentumAccumulationHook'),
 ]
 
 default_hooks = dict(

@@ -6,6 +6,9 @@ model = dict(
     # EMA update rate of the momentum encoder, cosine-decayed to 0
     # (momentum 0.99 -> 1), as in MoCo v3.
     base_momentum=0.01,
+    # Every 50 steps (the logger's interval) log each signal's gradient norm
+    # on the last backbone stage: grad_norm_mim / _con / _mlc.
+    grad_norm_interval=50,
     data_preprocessor=dict(
         type='SelfSupDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -52,11 +55,25 @@ model = dict(
             with_last_bias=False,
             with_avg_pool=False),
         temperature=0.2),
-    # mlc: linear multi-label head, BCE over labelled samples.
+    # mlc: linear multi-label head, BCE summed over classes, averaged over
+    # labelled samples. The bias starts at the logit of the share of
+    # positives per class (1 of 1000 on ImageNet): the loss then starts at
+    # 7.9 (the prior's entropy) instead of 1000 * ln 2 = 693, which would
+    # dwarf loss_mim (~1) and loss_con (~3) and, through the gradient clip,
+    # shrink their updates. Set it to labels per image / num_classes for
+    # other data (e.g. 2.9 / 80 for COCO).
     # For the asymmetric loss: loss=dict(type='AsymmetricLoss', gamma_pos=0,
     # gamma_neg=4, clip=0.05).
     mlc_head=dict(
         type='HVPTMultiLabelHead',
         num_classes=1000,  # must match the data pipeline's num_classes
         in_channels=128 * 2**3,
+        init_prior=1 / 1000,
         loss=dict(type='CrossEntropyLoss', use_sigmoid=True)))
+
+# Show the latest gradient norms, not a mean over past diagnostics.
+log_processor = dict(custom_cfg=[
+    dict(data_src='grad_norm_mim', method_name='current'),
+    dict(data_src='grad_norm_con', method_name='current'),
+    dict(data_src='grad_norm_mlc', method_name='current'),
+])

@@ -1,5 +1,6 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
-from typing import Dict, List, Tuple
+import math
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.dist import all_reduce, get_world_size
@@ -23,13 +24,43 @@ class HVPTMultiLabelHead(MultiLabelLinearClsHead):
     fall on the ranks. A batch without any gives a zero loss that still keeps
     the head in the graph (needed by DDP).
 
+    The BCE sums over classes, so with a zero bias it starts at
+    ``K * ln 2`` (693 for 1,000 classes), far above the other signals' losses;
+    under global-norm clipping that one term would set every early update.
+    ``init_prior`` sets the bias to the logit of the expected share of
+    positives per class (the RetinaNet prior initialisation), so the loss
+    starts at the prior's entropy (about 8 for ImageNet-1k, 5.4 for the
+    10-class demo scenes) and the early gradient teaches features rather
+    than class frequencies.
+
     Args:
         num_classes (int): Number of classes.
         in_channels (int): Channels of the pooled feature.
         loss (dict): Config of the loss. Defaults to
             ``dict(type='CrossEntropyLoss', use_sigmoid=True)``.
+        init_prior (float, optional): Expected probability of a class being
+            present, in (0, 1): the initial sigmoid output of every class.
+            None keeps a zero bias (0.5). Defaults to None.
         init_cfg (dict, optional): Initialisation of the linear layer.
     """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 init_prior: Optional[float] = None,
+                 **kwargs) -> None:
+        super().__init__(num_classes=num_classes, in_channels=in_channels,
+                         **kwargs)
+        if init_prior is not None and not 0 < init_prior < 1:
+            raise ValueError(f'init_prior must be in (0, 1), got {init_prior}')
+        self.init_prior = init_prior
+
+    def init_weights(self) -> None:
+        """Initialise the linear layer, then the bias to the class prior."""
+        super().init_weights()
+        if self.init_prior is not None:
+            p = self.init_prior
+            torch.nn.init.constant_(self.fc.bias, math.log(p / (1 - p)))
 
     def loss(self, feats: Tuple[torch.Tensor],
              data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:

@@ -3,6 +3,7 @@
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmcv.cnn.bricks.drop import DropPath
 from torch import nn
 
 from mmpretrain.models.necks import GlobalAveragePooling
@@ -12,6 +13,21 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 SIGNALS = ('mim', 'con', 'mlc')
+
+
+def _without_noise(module: nn.Module) -> nn.Module:
+    """Switch off stochastic depth and dropout in ``module`` (in place).
+
+    The momentum encoder is a deep copy of the online backbone, drop path
+    included; a teacher that drops blocks at random gives noisy keys (MoCo v3,
+    DINO and iBOT run theirs without).
+    """
+    for m in module.modules():
+        if isinstance(m, DropPath):
+            m.drop_prob = 0.
+        elif isinstance(m, nn.Dropout):
+            m.p = 0.
+    return module
 
 
 class _KeyEncoder(nn.Module):
@@ -65,6 +81,11 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
         base_momentum (float): Start value of the EMA update rate; it decays
             to 0 on a cosine schedule over training, i.e. the momentum goes
             from ``1 - base_momentum`` to 1. Defaults to 0.01.
+        grad_norm_interval (int): Every this many training steps, log the
+            norm of each weighted signal's gradient on the backbone's last
+            stage as ``grad_norm_mim``, ``grad_norm_con``, ``grad_norm_mlc``
+            (one extra backward from each loss to that stage). 0 switches
+            the diagnostic off. Defaults to 0.
         data_preprocessor (dict, optional): Defaults to
             ``SelfSupDataPreprocessor``.
         init_cfg (dict | list[dict], optional): Initialisation config.
@@ -79,6 +100,7 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
                  mlc_head: Optional[dict] = None,
                  loss_weights: Optional[Dict[str, float]] = None,
                  base_momentum: float = 0.01,
+                 grad_norm_interval: int = 0,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
@@ -119,8 +141,14 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
             self.momentum_encoder = CosineEMA(
                 _KeyEncoder(self.backbone, self.con_neck),
                 momentum=base_momentum)
+            _without_noise(self.momentum_encoder.module)
         if self.with_mlc:
             self.mlc_head = MODELS.build(mlc_head)
+        if grad_norm_interval < 0:
+            raise ValueError('grad_norm_interval must be >= 0, got '
+                             f'{grad_norm_interval}')
+        self.grad_norm_interval = grad_norm_interval
+        self._train_steps = 0
 
     @property
     def with_mim(self) -> bool:
@@ -182,7 +210,35 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
                 losses.update(self.forward_con(pooled, key))
             if self.with_mlc:
                 losses.update(self.forward_mlc(pooled, data_samples))
+        if self.training and torch.is_grad_enabled():
+            self._train_steps += 1
+            if (self.grad_norm_interval
+                    and self._train_steps % self.grad_norm_interval == 0):
+                losses.update(self.signal_grad_norms(losses))
         return losses
+
+    def signal_grad_norms(
+            self, losses: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Norm of each weighted loss's gradient on the last backbone stage.
+
+        The signals share the backbone; their gradient norms on its last
+        stage show which one drives the shared update (and which one a
+        global-norm clip would shrink). Computed with ``autograd.grad``,
+        which leaves ``.grad`` untouched.
+        """
+        params = [p for p in self.backbone.stages[-1].parameters()
+                  if p.requires_grad]
+        norms = {}
+        for signal in SIGNALS:
+            loss = losses.get(f'loss_{signal}')
+            if loss is None or not loss.requires_grad:
+                continue
+            grads = torch.autograd.grad(
+                loss, params, retain_graph=True, allow_unused=True)
+            sq = sum(g.detach().float().pow(2).sum() for g in grads
+                     if g is not None)
+            norms[f'grad_norm_{signal}'] = torch.as_tensor(sq).sqrt()
+        return norms
 
     def forward_mim(self, feats: Tuple[torch.Tensor], online: torch.Tensor,
                     mask: torch.Tensor) -> Dict[str, torch.Tensor]:

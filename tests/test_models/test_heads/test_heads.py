@@ -1,4 +1,6 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
+import math
+
 import pytest
 import torch
 
@@ -73,3 +75,30 @@ def test_contrastive_head():
     assert q.grad.abs().sum() > 0
     # MoCo v3 scaling: CE * 2 * temperature by default.
     assert head.loss_module.loss_weight == pytest.approx(0.4)
+
+
+def test_mlc_prior_init_brings_the_loss_to_the_prior_entropy():
+    """With 1000 classes a zero bias starts the summed BCE at 1000 ln 2."""
+    torch.manual_seed(0)
+    k, p = 1000, 1e-3
+    feats = (torch.randn(8, 8), )
+    targets = torch.zeros(8, k)
+    targets[torch.arange(8), torch.arange(8)] = 1
+    samples = _samples(targets.tolist(), [True] * 8)
+    plain = MODELS.build(dict(type='HVPTMultiLabelHead', num_classes=k,
+                              in_channels=8))
+    plain.init_weights()
+    prior = MODELS.build(dict(type='HVPTMultiLabelHead', num_classes=k,
+                              in_channels=8, init_prior=p))
+    prior.init_weights()
+    assert plain.loss(feats, samples)['loss'].item() > 600
+    entropy = -k * (p * math.log(p) + (1 - p) * math.log(1 - p))
+    loss = prior.loss(feats, samples)['loss'].item()
+    assert abs(loss - entropy) < 0.1 * entropy
+    assert torch.allclose(torch.sigmoid(prior.fc.bias), torch.tensor(p))
+
+
+@pytest.mark.parametrize('bad', [0., 1., -0.1, 1.5])
+def test_mlc_prior_out_of_range(bad):
+    with pytest.raises(ValueError, match='init_prior'):
+        _mlc(init_prior=bad)

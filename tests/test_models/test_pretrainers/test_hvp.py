@@ -162,3 +162,54 @@ def test_contrastive_needs_two_views():
     views, samples = make_batch()
     with pytest.raises(ValueError, match='two views'):
         model([views[0]], samples, mode='loss')
+
+
+def test_momentum_encoder_runs_without_drop_path():
+    """The teacher's keys do not depend on stochastic depth draws."""
+    set_max_iters(100)
+    cfg = tiny_model_cfg()
+    cfg['backbone']['drop_path_rate'] = 0.5
+    model = MODELS.build(cfg)
+    model.init_weights()
+    model.train()
+    views, _ = make_batch()
+    torch.manual_seed(1)
+    k1 = model.forward_key(views[1])
+    torch.manual_seed(2)
+    k2 = model.forward_key(views[1])
+    # (The EMA step between the calls moves the weights by rounding only.)
+    assert torch.allclose(k1, k2, atol=1e-4)
+    # The online backbone keeps its drop path.
+    torch.manual_seed(1)
+    f1 = model.backbone(views[1], None)[-1]
+    torch.manual_seed(2)
+    f2 = model.backbone(views[1], None)[-1]
+    assert not torch.allclose(f1, f2)
+
+
+def test_signal_grad_norms_logged_at_interval():
+    set_max_iters(100)
+    model = MODELS.build(dict(tiny_model_cfg(), grad_norm_interval=2))
+    model.init_weights()
+    model.train()
+    views, samples = make_batch()
+    first = model(views, samples, mode='loss')
+    assert not any(k.startswith('grad_norm') for k in first)
+    second = model(views, samples, mode='loss')
+    params = [p for p in model.backbone.stages[-1].parameters()]
+    for signal in ('mim', 'con', 'mlc'):
+        norm = second[f'grad_norm_{signal}']
+        assert 'loss' not in f'grad_norm_{signal}' and norm > 0
+        grads = torch.autograd.grad(second[f'loss_{signal}'], params,
+                                    retain_graph=True, allow_unused=True)
+        ref = torch.sqrt(sum(g.pow(2).sum() for g in grads if g is not None))
+        assert torch.allclose(norm, ref, rtol=1e-4)
+    # The diagnostic leaves .grad alone and the total loss unchanged.
+    assert all(p.grad is None for p in model.parameters())
+    parsed, log_vars = model.parse_losses(second)
+    assert torch.allclose(
+        parsed, sum(second[f'loss_{s}'] for s in ('mim', 'con', 'mlc')))
+    assert 'grad_norm_mlc' in log_vars
+    # Not in eval / no-grad calls.
+    with torch.no_grad():
+        model(views, samples, mode='loss')
