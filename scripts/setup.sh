@@ -4,21 +4,41 @@
 #   scripts/setup.sh            # into the active venv / conda env, else ./.venv
 #
 # Environment:
-#   HVPT_PYTHON   interpreter to install into (overrides the choice above)
-#   HVPT_CACHE    cache folder outside the checkout (default ~/.cache/hvpt_mm);
-#                 the built mmcv wheel and build logs live there
-#   MAX_JOBS      parallel compile jobs for mmcv (default: number of cores)
+#   HVPT_PYTHON     interpreter to install into (overrides the choice above)
+#   HVPT_CACHE      cache folder outside the checkout (default ~/.cache/hvpt_mm):
+#                   built mmcv wheels, the CUDA compiler and build logs
+#   HVPT_MMCV_CUDA  1: build mmcv's CUDA ops (e.g. on a login node without a
+#                   GPU); 0: CPU ops; unset: CUDA ops when torch is a CUDA
+#                   build and a GPU is visible
+#   TORCH_CUDA_ARCH_LIST  GPU architectures of a CUDA build, e.g. "8.0;9.0"
+#                   (default: the visible GPUs', else those torch was built for)
+#   MAX_JOBS        parallel compile jobs for mmcv (default: number of cores)
+#
+# The decisions live in scripts/mmcv_build.py and scripts/setup_checks.py
+# (tested in tests/test_scripts/).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${HVPT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hvpt_mm}"
 MMCV_VERSION=2.1.0
+REQ="$ROOT/requirements"
+CHECKS="$ROOT/scripts/setup_checks.py"
+BUILD="$ROOT/scripts/mmcv_build.py"
 mkdir -p "$CACHE/wheels" "$CACHE/logs"
 
 say() { printf '\033[1;34m[hvpt setup]\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31m[hvpt setup] ERROR:\033[0m %s\n' "$*" >&2; exit 1; }
 
+# Python version, C++ compiler and Python.h, before anything is installed.
+# Without mmcv's ops installed a missing compiler stops here.
+preflight() {
+  local optional=""
+  (cd / && "$1" -c 'import mmcv.ops' 2>/dev/null) && optional="--compiler-optional"
+  "$1" "$CHECKS" preflight $optional || die "$1 cannot build the stack (see above)"
+}
+
 # ---------------------------------------------------------------- python
+OWN_VENV=0
 if [[ -n "${HVPT_PYTHON:-}" && "$HVPT_PYTHON" != "$ROOT/.venv/bin/python" ]]; then
   PY="$HVPT_PYTHON"
 elif [[ -n "${VIRTUAL_ENV:-}" && -x "$VIRTUAL_ENV/bin/python" ]]; then
@@ -26,26 +46,46 @@ elif [[ -n "${VIRTUAL_ENV:-}" && -x "$VIRTUAL_ENV/bin/python" ]]; then
 elif [[ -n "${CONDA_PREFIX:-}" && -x "$CONDA_PREFIX/bin/python" ]]; then
   PY="$CONDA_PREFIX/bin/python"
 else
-  if [[ ! -x "$ROOT/.venv/bin/python" ]]; then
-    BASE_PY="$(command -v python3.11 || command -v python3)" \
-      || die "no python3 found; install Python 3.11 (Debian: apt install python3 python3-venv)"
+  OWN_VENV=1
+  PY="$ROOT/.venv/bin/python"
+  if [[ ! -x "$PY" ]]; then
+    BASE_PY=""
+    for cand in python3.11 python3.12 python3.10 python3; do
+      p="$(command -v "$cand" || true)"
+      if [[ -n "$p" ]] && "$p" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null; then
+        BASE_PY="$p"; break
+      fi
+    done
+    # None in range: preflight says why python3 cannot be used.
+    BASE_PY="${BASE_PY:-$(command -v python3 || true)}"
+    [[ -n "$BASE_PY" ]] || die "no python3 found; install Python 3.11 (Debian / Ubuntu: sudo apt-get install python3.11 python3.11-venv python3.11-dev)"
+    preflight "$BASE_PY"
     say "creating virtual environment $ROOT/.venv with $BASE_PY"
     "$BASE_PY" -m venv "$ROOT/.venv" \
-      || die "could not create a venv (Debian: apt install python3-venv)"
+      || die "could not create a venv (Debian / Ubuntu: sudo apt-get install python3-venv)"
   fi
-  PY="$ROOT/.venv/bin/python"
 fi
+"$PY" -c '' 2>/dev/null || die "cannot run the interpreter $PY"
 PIP=("$PY" -m pip --disable-pip-version-check)
 say "python: $PY ($("$PY" --version 2>&1))"
+preflight "$PY"
 
-# Fast path: nothing changed since the last successful setup.
-STAMP_DIR="$("$PY" -c 'import sys; print(sys.prefix)')"
-STAMP="$STAMP_DIR/.hvpt_mm_setup"
-FINGERPRINT="$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$0" | sha1sum | cut -c1-16):$ROOT"
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$FINGERPRINT" ]] \
+# Fast path: nothing changed since the last successful setup, same build
+# of mmcv's ops (the plan's key records CPU or CUDA and the architectures).
+STAMP="$("$PY" -c 'import sys; print(sys.prefix)')/.hvpt_mm_setup"
+plan_key() { (cd / && "$PY" "$BUILD" plan 2>/dev/null | sed -n 's/^MMCV_KEY=//p'); }
+FINGERPRINT="$(cat "$REQ"/*.txt "$ROOT/setup.py" "$0" "$CHECKS" "$BUILD" | sha1sum | cut -c1-16):$ROOT"
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$FINGERPRINT:$(plan_key)" ]] \
    && (cd / && "$PY" -c 'import hvpt_mm, mmcv.ops, mmdet, mmseg, mmpretrain' 2>/dev/null); then
   say "already set up (stamp $STAMP); nothing to do"
   exit 0
+fi
+
+if [[ "$OWN_VENV" == 0 ]]; then
+  # Say what the stack's pins change before changing anything.
+  "$PY" "$CHECKS" pins "$REQ/build.txt" "$REQ/runtime.txt" \
+    "$REQ/optional.txt" "$REQ/tests.txt" | while IFS= read -r line; do say "$line"; done \
+    || die "cannot read the installed versions of $PY"
 fi
 
 # ---------------------------------------------------------------- torch
@@ -58,93 +98,65 @@ then
   say "keeping installed torch $("$PY" -c 'import torch; print(torch.__version__)')"
 else
   say "installing torch (requirements/torch.txt)"
-  "${PIP[@]}" install -r "$ROOT/requirements/torch.txt"
+  "${PIP[@]}" install -r "$REQ/torch.txt"
 fi
 
-# ---------------------------------------------------------------- mmcv
-mmcv_ok() {
-  "$PY" - <<EOF 2>/dev/null
-import mmcv, mmcv.ops
-from mmcv.ops import nms  # needs the compiled extension
-assert mmcv.__version__ == '$MMCV_VERSION', mmcv.__version__
+# Constraints for every later pip call: the installed torch and mmcv's pin
+# (the requirement files add the rest with -c).
+PINS="$(mktemp "$CACHE/constraints.XXXXXX")"
+trap 'rm -f "$PINS"' EXIT
+"$PY" - >"$PINS" <<EOF
+import torch, torchvision
+print(f'torch=={torch.__version__}\ntorchvision=={torchvision.__version__}')
+print('mmcv==$MMCV_VERSION')
 EOF
+CONSTRAINTS=(-c "$PINS" -c "$REQ/build.txt" -c "$REQ/runtime.txt" -c "$REQ/optional.txt")
+
+# ---------------------------------------------------------------- mmcv
+PLAN="$(cd / && "$PY" "$BUILD" plan)" || die "cannot plan the mmcv build (see above)"
+eval "$PLAN"
+say "mmcv ops: $MMCV_MODE build ($MMCV_REASON)"
+if [[ "$MMCV_MODE" == cuda ]]; then
+  say "  CUDA $MMCV_CUDA, architectures $MMCV_ARCH_LIST ($MMCV_ARCH_SOURCE)"
+fi
+OPS_CHECK=("$PY" "$BUILD" ops-check --device "$MMCV_OPS_DEVICE")
+[[ "$MMCV_MODE" == cuda ]] && OPS_CHECK+=(--expect-cuda "$MMCV_CUDA")
+mmcv_ok() {
+  (cd / && "$PY" -c "import mmcv, sys; sys.exit(mmcv.__version__ != '$MMCV_VERSION')" 2>/dev/null \
+    && "${OPS_CHECK[@]}" 2>"$CACHE/logs/ops-check.err") \
+    | while IFS= read -r line; do say "$line"; done
+  return "${PIPESTATUS[0]}"
 }
 
 if mmcv_ok; then
   say "keeping installed mmcv $MMCV_VERSION with compiled ops"
 else
-  "${PIP[@]}" install -q -r "$ROOT/requirements/build.txt"
-  # The wheel is ABI-bound to the torch build and the Python version.
-  TAG="$("$PY" -c 'import sys, torch; print(f"py{sys.version_info[0]}{sys.version_info[1]}-torch{torch.__version__}")')"
-  WHEEL_DIR="$CACHE/wheels/mmcv-$MMCV_VERSION-$TAG"
-  WHEEL="$(ls "$WHEEL_DIR"/mmcv-*.whl 2>/dev/null | head -n1 || true)"
-  if [[ -z "$WHEEL" ]]; then
-    # torch's ATen.h states the C++ standard it needs (C++20 from torch 2.10).
-    CXX_STD="$("$PY" - <<'EOF'
-import os, re, torch
-header = os.path.join(os.path.dirname(torch.__file__), 'include', 'ATen', 'ATen.h')
-code = open(header).read() if os.path.exists(header) else ''
-m = re.search(r'__cplusplus\s*<\s*(\d{6})L', code)
-year = int(m.group(1)[:4]) if m else 2017
-print({2011: 'c++14', 2014: 'c++14', 2017: 'c++17', 2020: 'c++20'}.get(year, f'c++{str(year)[2:]}'))
-EOF
-)"
-    LOG="$CACHE/logs/mmcv-$MMCV_VERSION-$TAG-$(date +%Y%m%d-%H%M%S).log"
-    SRC="$(mktemp -d "$CACHE/mmcv-src.XXXXXX")"
-    say "building mmcv $MMCV_VERSION with ops for $TAG, -std=$CXX_STD (about 7 minutes on 2 cores)"
-    say "build log: $LOG"
-    {
-      "${PIP[@]}" download --no-deps --no-binary :all: --no-build-isolation \
-        "mmcv==$MMCV_VERSION" -d "$SRC" \
-      && tar -xzf "$SRC/mmcv-$MMCV_VERSION.tar.gz" -C "$SRC" \
-      && sed -i "s/-std=c++17/-std=$CXX_STD/g" "$SRC/mmcv-$MMCV_VERSION/setup.py" \
-      && (cd "$SRC/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-          "${PIP[@]}" wheel -v --no-deps --no-build-isolation . -w "$SRC/dist")
-    } >"$LOG" 2>&1 &
-    START=$(date +%s)
-    BUILD_PID=$!
-    # Show progress: compiled units so far out of the ~77 the CPU build has.
-    while kill -0 "$BUILD_PID" 2>/dev/null; do
-      sleep 20
-      n=$(grep -oE '\[[0-9]+/[0-9]+\]' "$LOG" 2>/dev/null | tail -n1 || true)
-      say "  ... mmcv build running ($(( $(date +%s) - START ))s, compiled ${n:-[0/?]})"
-    done
-    if ! wait "$BUILD_PID"; then
-      cause="see the end of the log"
-      if grep -q 'C++20 or later' "$LOG"; then
-        cause="the torch headers need a newer C++ standard than -std=$CXX_STD"
-      elif grep -q "No module named 'pkg_resources'" "$LOG"; then
-        cause="setuptools without pkg_resources; pip install 'setuptools<81'"
-      elif grep -qE 'g\+\+: (command )?not found|error: command .g\+\+. failed: No such file' "$LOG"; then
-        cause="no C++ compiler; apt install g++"
-      elif grep -qE 'Killed signal|killed|out of memory' "$LOG"; then
-        cause="the compiler ran out of memory; retry with MAX_JOBS=1"
-      elif grep -qE 'Could not find a version|Failed to establish|No matching distribution' "$LOG"; then
-        cause="the mmcv sdist could not be downloaded from PyPI"
-      fi
-      tail -n 25 "$LOG" >&2
-      die "mmcv build failed: $cause. Full log: $LOG"
-    fi
-    mkdir -p "$WHEEL_DIR"
-    mv "$SRC"/dist/mmcv-*.whl "$WHEEL_DIR/"
-    rm -rf "$SRC"
-    WHEEL="$(ls "$WHEEL_DIR"/mmcv-*.whl | head -n1)"
-    say "cached $WHEEL"
-  else
-    say "using cached mmcv wheel $WHEEL"
+  if [[ -s "$CACHE/logs/ops-check.err" ]]; then
+    say "the installed mmcv does not serve this build: $(tail -n 1 "$CACHE/logs/ops-check.err")"
   fi
+  "${PIP[@]}" install -q -r "$REQ/build.txt" -c "$PINS"
+  # A cached wheel for this key, or a new build (the wheel is ABI-bound to
+  # the torch build and the Python version; CPU and CUDA apart).
+  WHEEL="$(cd / && "$PY" "$BUILD" wheel --cache "$CACHE" --version "$MMCV_VERSION")" \
+    || die "no mmcv $MMCV_VERSION wheel (see above)"
   "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL"
   # mmcv's own runtime dependencies (not torch); mmcv.ops imports mmengine.
   "${PIP[@]}" install -q addict packaging Pillow pyyaml yapf opencv-python \
-    -r "$ROOT/requirements/runtime.txt"
-  mmcv_ok || die "mmcv $MMCV_VERSION installed from $WHEEL but mmcv.ops does not import; remove $WHEEL_DIR and re-run"
+    -r "$REQ/runtime.txt" "${CONSTRAINTS[@]}"
+  mmcv_ok || { cat "$CACHE/logs/ops-check.err" >&2;
+    die "mmcv $MMCV_VERSION installed from $WHEEL fails its ops check; remove $(dirname "$WHEEL") and re-run"; }
 fi
 
 # ---------------------------------------------------------------- the rest
-say "installing mmengine, mmpretrain, mmdet, mmsegmentation, test tools and hvpt_mm"
-"${PIP[@]}" install -q -r "$ROOT/requirements/build.txt" \
-  -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/optional.txt" \
-  -r "$ROOT/requirements/tests.txt"
+say "installing mmengine, mmpretrain, mmdet, mmsegmentation and hvpt_mm"
+"${PIP[@]}" install -q -r "$REQ/build.txt" -r "$REQ/runtime.txt" \
+  -r "$REQ/optional.txt" -c "$PINS"
+# The test tools under the stack's pins: openmim's dependencies would
+# otherwise upgrade numpy to 2.x and downgrade setuptools.
+say "installing the test tools (requirements/tests.txt) under the stack's pins"
+"${PIP[@]}" install -q -r "$REQ/tests.txt" "${CONSTRAINTS[@]}"
+"$PY" "$CHECKS" verify "$PINS" "$REQ/build.txt" "$REQ/runtime.txt" "$REQ/optional.txt" \
+  || die "the environment breaks the stack's pins (above; numpy must stay < 2)"
 # compat mode: mmengine finds an editable package (and its .mim configs)
 # through its distribution location, which PEP 660 finders hide.
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT" \
@@ -153,7 +165,6 @@ say "installing mmengine, mmpretrain, mmdet, mmsegmentation, test tools and hvpt
 (cd / && "$PY" - <<'EOF') || die "the installed stack does not import; see the traceback above"
 import torch, mmcv, mmengine, mmpretrain, mmdet, mmseg, hvpt_mm
 import mmdet.models, mmseg.models, mmpretrain.models  # noqa: F401
-from mmcv.ops import RoIAlign, nms  # noqa: F401
 print(f'torch {torch.__version__}, mmengine {mmengine.__version__}, '
       f'mmcv {mmcv.__version__} (ops), mmpretrain {mmpretrain.__version__}, '
       f'mmdet {mmdet.__version__}, mmseg {mmseg.__version__}, '
@@ -172,5 +183,5 @@ if ! "$PY" -c 'from hvpt_mm.datasets.demo_scenes import find_fashion_mnist as f;
     say "WARNING: the demo needs Fashion-MNIST: sudo apt-get install dataset-fashion-mnist, or set HVPT_FASHION_MNIST to a folder with its 4 IDX files"
   fi
 fi
-echo "$FINGERPRINT" >"$STAMP"
+echo "$FINGERPRINT:$MMCV_KEY" >"$STAMP"
 say "done"
