@@ -3,10 +3,11 @@ _base_ = './hvpt_swin-b.py'
 
 model = dict(loss_weights=dict(mim=0.0, con=1.0, mlc=0.0))
 
-# The data pipeline skips what the model does not use.
-train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
-    dict(type='HVPTMixedSignals', num_classes={{_base_.num_classes}},
-         input_size={{_base_.input_size}}, mask_generator=None),
-    dict(type='HVPTPackInputs'),
-]))
+# The main recipe; the data pipeline skips what the model does not use
+# (no mask).
+train_pipeline = [
+    _base_.train_pipeline[0],
+    dict(_base_.train_pipeline[1], mask_generator=None),
+    *_base_.train_pipeline[2:],
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -3,11 +3,12 @@ _base_ = './hvpt_swin-b.py'
 
 model = dict(loss_weights=dict(mim=0.0, con=0.0, mlc=1.0))
 
-# The data pipeline skips what the model does not use.
-train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
-    dict(type='HVPTMixedSignals', num_classes={{_base_.num_classes}},
-         input_size={{_base_.input_size}}, mask_generator=None,
+# The main recipe; the data pipeline skips what the model does not use
+# (neither mask nor target view).
+train_pipeline = [
+    _base_.train_pipeline[0],
+    dict(_base_.train_pipeline[1], mask_generator=None,
          with_target_view=False),
-    dict(type='HVPTPackInputs'),
-]))
+    *_base_.train_pipeline[2:],
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -32,6 +32,8 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from mmengine.utils import import_modules_from_strings
 from PIL import Image, ImageDraw
 
+from hvpt_mm.datasets.transforms.mixed_signals import \
+    default_mask_generator
 from hvpt_mm.utils import register_all_modules
 from hvpt_mm.utils.checkpoint import trusted_checkpoints
 
@@ -84,14 +86,12 @@ def find_mask_generator(cfg: Config) -> dict:
             if node.get('type') == 'HVPTMixedSignals':
                 gen = node.get('mask_generator', 'default')
                 if gen == 'default':
-                    return dict(
-                        type='SimMIMMaskGenerator',
-                        input_size=node.get('input_size', 192),
-                        mask_patch_size=32,
-                        model_patch_size=4,
-                        mask_ratio=0.6)
+                    gen = default_mask_generator()
                 if gen:
-                    return dict(gen)
+                    # HVPTMixedSignals gives its size to a generator
+                    # without one.
+                    return dict(
+                        dict(input_size=node.get('input_size', 192)), **gen)
             for value in node.values():
                 found = search(value)
                 if found:

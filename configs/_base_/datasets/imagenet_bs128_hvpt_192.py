@@ -8,10 +8,43 @@ data_root = 'data/imagenet/'
 num_classes = 1000
 input_size = 192
 
+# The recipe. Both views and the mask take their size from
+# HVPTMixedSignals' input_size (crops without a `scale` and a mask generator
+# without an `input_size` get it), so one number changes them all.
+#
+# Online view (masked image modeling, contrastive query, multi-label head):
+# SimMIM-like crop and flip, light colour.
+online_view = [
+    dict(type='RandomResizedCrop', crop_ratio_range=(0.67, 1.),
+         aspect_ratio_range=(3. / 4., 4. / 3.)),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='RandomApply', prob=0.5, transforms=[
+        dict(type='ColorJitter', brightness=0.2, contrast=0.2,
+             saturation=0.1)]),
+]
+# Target view (momentum encoder, contrastive key): MoCo v3's second view.
+target_view = [
+    dict(type='RandomResizedCrop', crop_ratio_range=(0.2, 1.)),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='RandomApply', prob=0.8, transforms=[
+        dict(type='ColorJitter', brightness=0.4, contrast=0.4,
+             saturation=0.2, hue=0.1)]),
+    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
+         channel_weights=(0.114, 0.587, 0.2989)),
+    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0),
+         magnitude_std='inf', prob=0.1),
+    dict(type='Solarize', thr=128, prob=0.2),
+]
+# SimMIM's mask on the online view: 60 % of the 32-px blocks, in units of
+# the Swin's 4-px patches.
+mask_generator = dict(type='SimMIMMaskGenerator', mask_patch_size=32,
+                      model_patch_size=4, mask_ratio=0.6)
+
 train_pipeline = [
     dict(type='HVPTLoadImageFromFile'),
     dict(type='HVPTMixedSignals', num_classes=num_classes,
-         input_size=input_size),
+         input_size=input_size, online_pipeline=online_view,
+         target_pipeline=target_view, mask_generator=mask_generator),
     dict(type='HVPTPackInputs'),
 ]
 

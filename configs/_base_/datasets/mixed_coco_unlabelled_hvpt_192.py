@@ -28,12 +28,12 @@ classes = (
 num_classes = 80
 input_size = 192
 
+# The ImageNet base's recipe (views and mask), with the new class count.
 train_pipeline = [
     # Web-scale folders hold a few broken files: skip them with a warning.
     dict(type='HVPTLoadImageFromFile', skip_unreadable=True),
-    dict(type='HVPTMixedSignals', num_classes=num_classes,
-         input_size=input_size),
-    dict(type='HVPTPackInputs'),
+    dict(_base_.train_pipeline[1], num_classes=num_classes),
+    *_base_.train_pipeline[2:],
 ]
 
 train_dataloader = dict(

@@ -11,27 +11,34 @@ from mmpretrain.datasets.transforms import PackInputs
 from mmpretrain.registry import TRANSFORMS
 
 
-def online_view_pipeline(input_size: int = 192) -> List[dict]:
-    """Default online view: crop, flip, light colour (SimMIM-like)."""
-    return [
-        dict(type='RandomResizedCrop', scale=input_size,
-             crop_ratio_range=(0.67, 1.),
+def online_view_pipeline(input_size: Optional[int] = None) -> List[dict]:
+    """Default online view: crop, flip, light colour (SimMIM-like).
+
+    Args:
+        input_size (int, optional): Crop size; None leaves it to
+            :class:`HVPTMixedSignals`, which crops to its ``input_size``.
+    """
+    return with_input_size([
+        dict(type='RandomResizedCrop', crop_ratio_range=(0.67, 1.),
              aspect_ratio_range=(3. / 4., 4. / 3.)),
         dict(type='RandomFlip', prob=0.5),
         dict(type='RandomApply', prob=0.5, transforms=[
             dict(type='ColorJitter', brightness=0.2, contrast=0.2,
                  saturation=0.1)]),
-    ]
+    ], input_size)
 
 
-def target_view_pipeline(input_size: int = 192) -> List[dict]:
+def target_view_pipeline(input_size: Optional[int] = None) -> List[dict]:
     """Default target view: MoCo v3's second view.
 
     Crop, flip, strong colour, grayscale, blur and solarize.
+
+    Args:
+        input_size (int, optional): Crop size; None leaves it to
+            :class:`HVPTMixedSignals`, which crops to its ``input_size``.
     """
-    return [
-        dict(type='RandomResizedCrop', scale=input_size,
-             crop_ratio_range=(0.2, 1.)),
+    return with_input_size([
+        dict(type='RandomResizedCrop', crop_ratio_range=(0.2, 1.)),
         dict(type='RandomFlip', prob=0.5),
         dict(type='RandomApply', prob=0.8, transforms=[
             dict(type='ColorJitter', brightness=0.4, contrast=0.4,
@@ -41,7 +48,45 @@ def target_view_pipeline(input_size: int = 192) -> List[dict]:
         dict(type='GaussianBlur', magnitude_range=(0.1, 2.0),
              magnitude_std='inf', prob=0.1),
         dict(type='Solarize', thr=128, prob=0.2),
-    ]
+    ], input_size)
+
+
+def default_mask_generator(input_size: Optional[int] = None) -> dict:
+    """SimMIM's mask: 60 % of the 32-px blocks, for a patch-4 Swin."""
+    cfg = dict(type='SimMIMMaskGenerator', mask_patch_size=32,
+               model_patch_size=4, mask_ratio=0.6)
+    if input_size is not None:
+        cfg['input_size'] = input_size
+    return cfg
+
+
+def with_input_size(transforms: Sequence[dict],
+                    input_size: Optional[int]) -> List[dict]:
+    """Copies of ``transforms`` whose crops without a size get one.
+
+    Every ``RandomResizedCrop`` that names no ``scale``, nested ones (in
+    ``RandomApply`` and the like) included, crops to ``input_size``.
+
+    Args:
+        transforms (Sequence[dict]): Transform configs.
+        input_size (int, optional): The size; None returns plain copies.
+
+    Returns:
+        list[dict]: The completed configs.
+    """
+    out = []
+    for t in transforms:
+        if isinstance(t, dict):
+            t = copy.deepcopy(t)
+        if isinstance(t, dict) and input_size is not None:
+            if (str(t.get('type', '')).split('.')[-1] == 'RandomResizedCrop'
+                    and 'scale' not in t):
+                t['scale'] = input_size
+            if isinstance(t.get('transforms'), (list, tuple)):
+                t['transforms'] = with_input_size(t['transforms'],
+                                                  input_size)
+        out.append(t)
+    return out
 
 
 def _compose(transforms: Sequence[dict]) -> Compose:
@@ -90,6 +135,12 @@ class HVPTMixedSignals(BaseTransform):
       ``num_classes``, all zero for unlabelled images.
     - has_label (bool): whether ``gt_score`` is a real label.
 
+    The size of both views is ``input_size`` alone: a
+    ``RandomResizedCrop`` of the view pipelines that names no ``scale``, and
+    a mask generator that names no ``input_size``, get it. The configs
+    write the recipe out without sizes, so changing ``input_size`` changes
+    every crop and the mask with it.
+
     Args:
         num_classes (int): Size of the shared class space.
         input_size (int): Side of both views. Defaults to 192.
@@ -98,7 +149,8 @@ class HVPTMixedSignals(BaseTransform):
         target_pipeline (list[dict], optional): Transforms of the target
             view. Defaults to :func:`target_view_pipeline`.
         mask_generator (dict, optional): Mask transform for the online view;
-            None disables masking. Defaults to mmpretrain's
+            None disables masking. Defaults to
+            :func:`default_mask_generator`: mmpretrain's
             ``SimMIMMaskGenerator`` with ``mask_patch_size=32``,
             ``model_patch_size=4`` and ``mask_ratio=0.6``.
         with_target_view (bool): Produce the target view (needed only by the
@@ -117,16 +169,17 @@ class HVPTMixedSignals(BaseTransform):
                 f'num_classes must be positive, got {num_classes}')
         self.num_classes = num_classes
         self.input_size = input_size
-        self.online_pipeline = _compose(
-            online_view_pipeline(input_size)
-            if online_pipeline is None else online_pipeline)
-        self.target_pipeline = _compose(
-            target_view_pipeline(input_size)
-            if target_pipeline is None else target_pipeline)
+        self.online_pipeline = _compose(with_input_size(
+            online_view_pipeline()
+            if online_pipeline is None else online_pipeline, input_size))
+        self.target_pipeline = _compose(with_input_size(
+            target_view_pipeline()
+            if target_pipeline is None else target_pipeline, input_size))
         if mask_generator == 'default':
-            mask_generator = dict(
-                type='SimMIMMaskGenerator', input_size=input_size,
-                mask_patch_size=32, model_patch_size=4, mask_ratio=0.6)
+            mask_generator = default_mask_generator()
+        if mask_generator:
+            mask_generator = dict(mask_generator)
+            mask_generator.setdefault('input_size', input_size)
         self.mask_generator = (
             TRANSFORMS.build(mask_generator) if mask_generator else None)
         self.with_target_view = with_target_view
