@@ -18,3 +18,8 @@ BENCH_ARGS ?= --jobs 2
 
 benchmark: setup
 	$(PYTHON) tools/demo/run_benchmark.py $(BENCH_ARGS)
+
+# ruff with the rules of ruff.toml (flake8's E / F / W, 79 columns); ruff
+# comes with the test requirements (`make setup`).
+lint:
+	$(PYTHON) -m ruff check .

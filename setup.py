@@ -5,8 +5,36 @@ import shutil
 import sys
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 ROOT = osp.dirname(osp.abspath(__file__))
+# Start-up hook that lets mmengine resolve ``hvpt_mm::`` configs in any
+# interpreter (see _hvpt_mm_hook.py): its module and the .pth file that
+# imports it sit at the top of site-packages.
+HOOK = '_hvpt_mm_hook'
+
+# Version ranges for pip. scripts/setup.sh installs the exact, tested pins
+# of requirements/*.txt instead (and this package with --no-deps).
+# mmcv is left to the user (or `mim install`, requirements/mminstall.txt):
+# pip would build it from source without its ops.
+INSTALL_REQUIRES = [
+    'mmengine>=0.10.0,<1.0.0',
+    'mmpretrain>=1.2.0,<1.3.0',
+    # mmcv 2.1's colour transforms overflow under NumPy 2.
+    'numpy<2',
+    'scipy',
+    'matplotlib',
+    'rich',
+]
+# The downstream consumers (detection, segmentation); mmdet 3.3 and mmseg
+# 1.2 need mmcv < 2.2.
+DOWNSTREAM_REQUIRES = [
+    'mmdet>=3.3.0,<3.4.0',
+    'mmsegmentation>=1.2.2,<1.3.0',
+    'ftfy',
+    'regex',
+    'pycocotools',
+]
 
 
 def readme() -> str:
@@ -65,6 +93,24 @@ def add_mim_extension() -> None:
             shutil.copytree(src, tar)
 
 
+class BuildPyWithHook(build_py):
+    """``build_py`` that also places ``_hvpt_mm_hook.pth`` in the wheel.
+
+    A regular wheel installs what ``build_lib`` holds; an editable wheel
+    (PEP 660) holds only the files written to ``install_lib``, so the
+    ``.pth`` goes there in that mode.
+    """
+
+    def run(self) -> None:
+        super().run()
+        name = f'{HOOK}.pth'
+        target = self.build_lib
+        if getattr(self, 'editable_mode', False):
+            target = self.get_finalized_command('install').install_lib
+        self.mkpath(target)
+        self.copy_file(osp.join(ROOT, name), osp.join(target, name))
+
+
 if __name__ == '__main__':
     add_mim_extension()
     setup(
@@ -75,18 +121,25 @@ if __name__ == '__main__':
         long_description_content_type='text/markdown',
         keywords='computer vision, self-supervised, multi-task pre-training',
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
+        py_modules=[HOOK],
+        cmdclass={'build_py': BuildPyWithHook},
         include_package_data=True,
         package_data={
             'hvpt_mm': [
                 '.mim/model-index.yml', '.mim/configs/**/*', '.mim/tools/**/*'
             ]
         },
-        python_requires='>=3.8',
-        license='Apache License 2.0',
-        install_requires=parse_requirements('runtime.txt'),
+        python_requires='>=3.10',
+        license='Apache-2.0',
+        classifiers=[
+            'Programming Language :: Python :: 3.10',
+            'Programming Language :: Python :: 3.11',
+            'Programming Language :: Python :: 3.12',
+        ],
+        install_requires=INSTALL_REQUIRES,
         extras_require={
             'tests': parse_requirements('tests.txt'),
-            'optional': parse_requirements('optional.txt'),
+            'optional': DOWNSTREAM_REQUIRES,
             'mim': parse_requirements('mminstall.txt'),
         },
         zip_safe=False)

@@ -13,6 +13,7 @@ from mmpretrain.registry import DATASETS, TRANSFORMS
 
 from hvpt_mm.datasets.transforms.mixed_signals import (
     default_mask_generator, online_view_pipeline, target_view_pipeline)
+from _helpers.coco import write_coco
 from _helpers.tiny import REPO, random_image
 
 MAIN = osp.join(REPO, 'configs/pretrain/hvpt_swin-b.py')
@@ -108,33 +109,14 @@ def test_pretrain_config_uses_the_main_recipe(path):
         assert mixed.get('with_target_view', True) == bool(weights['con'])
 
 
-def _write_coco(root: str, names=('person', 'car'), num=3) -> None:
-    """A COCO instance file over ``num`` images, category ids 1 and 3."""
-    rng = np.random.default_rng(1)
-    images, anns = [], []
-    for i in range(num):
-        name = f'{i:012d}.jpg'
-        Image.fromarray(random_image(rng)).save(
-            osp.join(root, 'train2017', name))
-        images.append(dict(id=i + 1, file_name=name, width=80, height=80))
-    # image 1: person and car; image 2: car; image 3: no instance.
-    for k, (img_id, cat_id) in enumerate([(1, 1), (1, 3), (2, 3)]):
-        anns.append(dict(id=k + 1, image_id=img_id, category_id=cat_id,
-                         bbox=[4, 4, 30, 30], area=900, iscrowd=0))
-    cats = [dict(id=1, name=names[0]), dict(id=3, name=names[1])]
-    with open(osp.join(root, 'annotations', 'instances_train2017.json'),
-              'w') as f:
-        json.dump(dict(images=images, annotations=anns, categories=cats), f)
-
-
 def test_imagenet_coco_unlabelled_builds_from_tiny_files(tmp_path,
                                                          imagenet_root):
     """Three sets in one 1080-class space: ImageNet labels 0-999, COCO
     categories by name at 1000-1079, unlabelled images without labels."""
     coco = tmp_path / 'coco'
-    (coco / 'train2017').mkdir(parents=True)
-    (coco / 'annotations').mkdir()
-    _write_coco(str(coco))
+    # person (id 1) and car on image 1, car (id 3) on image 2, none on 3.
+    assert write_coco(str(coco), num_images=3, size=80) == {
+        1: [1, 3], 2: [3], 3: []}
     unlabelled = tmp_path / 'unlabelled' / 'deep' / 'er'
     unlabelled.mkdir(parents=True)
     rng = np.random.default_rng(2)

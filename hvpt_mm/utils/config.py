@@ -4,22 +4,18 @@ import os.path as osp
 
 from mmengine.config import utils as cfg_utils
 
-PACKAGE = 'hvpt_mm'
-
 
 def register_config_package() -> None:
-    """Let mmengine resolve ``hvpt_mm::`` in ``_base_``.
+    """Let mmengine resolve ``hvpt_mm::`` in ``_base_`` (idempotent).
 
     mmengine resolves ``pkg::`` only for packages listed in its
-    ``MODULE2PACKAGE`` table; this adds ours. It runs on ``import hvpt_mm``,
-    which our tools do before they parse a config.
+    ``MODULE2PACKAGE`` table. An installed hvpt_mm adds itself in every
+    interpreter through its start-up hook (:mod:`_hvpt_mm_hook`, run by
+    ``_hvpt_mm_hook.pth``) as soon as mmengine's config module loads;
+    ``import hvpt_mm`` does it too, for a checkout used without installing.
     """
-    # mmengine locates the package through pkg_resources, which places an
-    # editable (PEP 660) install in site-packages where no file is. Naming
-    # a module of the package instead makes it fall back to importlib,
-    # which finds the real folder (and its .mim/configs) in every install
-    # mode: dirname('hvpt_mm/version.py').
-    cfg_utils.MODULE2PACKAGE.setdefault(PACKAGE, f'{PACKAGE}.version')
+    from _hvpt_mm_hook import register
+    register(cfg_utils)
 
 
 def get_config_path(rel_path: str) -> str:

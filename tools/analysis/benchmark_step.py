@@ -6,7 +6,8 @@ training step (data preprocessor, forward, backward, gradient clipping,
 AdamW step) and the peak memory of four variants:
 
 - ``hvp``: :class:`HeuristicMultiTaskPretrainer` with all three signals,
-  built from ``configs/_base_/models/hvpt_swin-base-w6.py`` with the chosen arch;
+  built from ``configs/_base_/models/hvpt_swin-base-w6.py`` with the chosen
+  arch;
 - ``simmim``: mmpretrain's registered ``SimMIM`` (``SimMIMSwinTransformer``
   + ``SimMIMLinearDecoder`` + ``SimMIMHead``), the same backbone / neck /
   head configs;

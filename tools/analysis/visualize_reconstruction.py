@@ -16,7 +16,9 @@ Example::
 
     python tools/analysis/visualize_reconstruction.py \\
         configs/pretrain/hvpt_swin-b.py work_dirs/hvpt_swin-b/epoch_100.pth \\
-        demo/a.jpg demo/b.jpg --out work_dirs/reconstruction.png
+        data/imagenet/val/ILSVRC2012_val_00000001.JPEG \\
+        data/imagenet/val/ILSVRC2012_val_00000002.JPEG \\
+        --out work_dirs/reconstruction.png
 """
 import argparse
 import copy
