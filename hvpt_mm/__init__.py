@@ -2,8 +2,8 @@
 """hvpt_mm: Heuristic Vision Pre-Training for OpenMMLab.
 
 Importing the package registers its modules into mmpretrain's registries
-(configs name it in ``custom_imports``) and installs the scoped checkpoint
-loader of :mod:`hvpt_mm.utils.checkpoint`.
+(configs name it in ``custom_imports``) and lets torch's safe loader read
+the runner's checkpoints (:mod:`hvpt_mm.utils.checkpoint`).
 """
 from .version import __version__, version_info
 from . import (datasets, engine, evaluation, models,  # noqa: E402,F401,I001

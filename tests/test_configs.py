@@ -124,5 +124,17 @@ def test_inherited_config_runs_through_our_tools(tmp_path):
     cfg.launcher = 'none'
     prepare_cfg_for_launch(cfg)
     assert '_scope_' not in cfg.train_dataloader.collate_fn
-    assert any('HVPTTrustCheckpointHook' in h['type']
-               for h in cfg.custom_hooks)
+    assert 'hvpt_mm' in cfg.custom_imports.imports
+
+
+def test_foreign_config_gets_hvpt_mm_imported(tmp_path):
+    """Our tools run plain mmpretrain configs with hvpt_mm imported (the
+    atomic backend, the hooks, safe loading of runner checkpoints)."""
+    from hvpt_mm.utils.launch import ensure_hvpt_imported
+    child = tmp_path / 'plain.py'
+    child.write_text("_base_ = 'mmpretrain::_base_/default_runtime.py'\n")
+    cfg = Config.fromfile(str(child))
+    assert 'custom_imports' not in cfg
+    ensure_hvpt_imported(cfg)
+    assert cfg.custom_imports == dict(
+        imports=['hvpt_mm'], allow_failed_imports=False)

@@ -6,8 +6,6 @@ custom_imports = dict(imports=['hvpt_mm'], allow_failed_imports=False)
 # NOTE: lists are replaced whole when inherited; keep these hooks in any
 # `custom_hooks` a child config sets.
 custom_hooks = [
-    # Lets the runner load its own checkpoints on torch >= 2.6.
-    dict(type='HVPTTrustCheckpointHook'),
     # --resume: repairs a `last_checkpoint` pointer left broken by a kill.
     dict(type='HVPTLastCheckpointHook'),
     # Each epoch's randomness from (seed, epoch): a resumed run draws what

@@ -11,7 +11,10 @@
 #
 #   tools/dist_train.sh configs/classification/<this file> 8 \
 #       --cfg-options model.backbone.init_cfg.checkpoint=CKPT
-_base_ = 'mmpretrain::simmim/benchmarks/swin-base-w7_8xb256-coslr-100e_in1k.py'
+_base_ = [
+    'mmpretrain::simmim/benchmarks/swin-base-w7_8xb256-coslr-100e_in1k.py',
+    '../_base_/hvpt_downstream_runtime.py',
+]
 
 # An HVP checkpoint: the extracted backbone (tools/model_converters/
 # extract_backbone.py) or the runner's own epoch_*.pth.
@@ -31,9 +34,9 @@ test_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
 custom_imports = dict(
     imports=['mmpretrain.models', 'hvpt_mm'],
     allow_failed_imports=False)
-# The base has no custom_hooks; this one lets the runner read a runner
-# checkpoint (non-tensor objects) on torch >= 2.6.
-custom_hooks = [dict(type='mmpretrain.HVPTTrustCheckpointHook')]
+# Atomic checkpoint writes, pointer repair and the non-finite-loss hook of
+# ../_base_/hvpt_downstream_runtime.py.
+default_hooks = dict(checkpoint=_base_.atomic_checkpoint)
 
 # 8 GPUs x 256 images; --auto-scale-lr rescales lr for another batch size.
 auto_scale_lr = dict(base_batch_size=2048)

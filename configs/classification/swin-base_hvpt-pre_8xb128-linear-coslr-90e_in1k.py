@@ -14,6 +14,7 @@ _base_ = [
     'mmpretrain::_base_/models/swin_transformer/base_224.py',
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../_base_/hvpt_downstream_runtime.py',
 ]
 
 checkpoint = 'work_dirs/hvpt_swin-b/hvpt_swin-b_backbone.pth'
@@ -60,13 +61,18 @@ train_cfg = dict(by_epoch=True, max_epochs=90, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 
+# Atomic checkpoint writes, pointer repair and the non-finite-loss hook of
+# ../_base_/hvpt_downstream_runtime.py.
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=10,
+        max_keep_ckpts=3,
+        **_base_.atomic_checkpoint))
 
 custom_imports = dict(
     imports=['mmpretrain.models', 'hvpt_mm'],
     allow_failed_imports=False)
-custom_hooks = [dict(type='mmpretrain.HVPTTrustCheckpointHook')]
 
 randomness = dict(seed=0, diff_rank_seed=True)
 auto_scale_lr = dict(base_batch_size=1024)

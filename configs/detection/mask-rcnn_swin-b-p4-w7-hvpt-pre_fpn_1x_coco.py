@@ -10,7 +10,10 @@
 #
 #   tools/dist_train.sh configs/detection/<this file> 8 \
 #       --cfg-options model.backbone.init_cfg.checkpoint=CKPT
-_base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
+_base_ = [
+    'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py',
+    '../_base_/hvpt_downstream_runtime.py',
+]
 
 # An HVP checkpoint: the extracted backbone (tools/model_converters/
 # extract_backbone.py) or the runner's own epoch_*.pth.
@@ -35,6 +38,6 @@ model = dict(
 custom_imports = dict(
     imports=['mmpretrain.models', 'hvpt_mm'],
     allow_failed_imports=False)
-# The base has no custom_hooks; this one lets the runner read a runner
-# checkpoint (non-tensor objects) on torch >= 2.6.
-custom_hooks = [dict(type='mmpretrain.HVPTTrustCheckpointHook')]
+# Atomic checkpoint writes, pointer repair and the non-finite-loss hook of
+# ../_base_/hvpt_downstream_runtime.py.
+default_hooks = dict(checkpoint=_base_.atomic_checkpoint)

@@ -10,8 +10,11 @@
 #
 #   tools/dist_train.sh configs/segmentation/<this file> 8 \
 #       --cfg-options model.backbone.init_cfg.checkpoint=CKPT
-_base_ = ('mmseg::swin/swin-base-patch4-window12-in1k-384x384-pre_upernet_'
-          '8xb2-160k_ade20k-512x512.py')
+_base_ = [
+    'mmseg::swin/swin-base-patch4-window12-in1k-384x384-pre_upernet_'
+    '8xb2-160k_ade20k-512x512.py',
+    '../_base_/hvpt_downstream_runtime.py',
+]
 
 # An HVP checkpoint: the extracted backbone (tools/model_converters/
 # extract_backbone.py) or the runner's own epoch_*.pth.
@@ -34,9 +37,9 @@ model = dict(
 custom_imports = dict(
     imports=['mmpretrain.models', 'hvpt_mm'],
     allow_failed_imports=False)
-# The base has no custom_hooks; this one lets the runner read a runner
-# checkpoint (non-tensor objects) on torch >= 2.6.
-custom_hooks = [dict(type='mmpretrain.HVPTTrustCheckpointHook')]
+# Atomic checkpoint writes, pointer repair and the non-finite-loss hook of
+# ../_base_/hvpt_downstream_runtime.py.
+default_hooks = dict(checkpoint=_base_.atomic_checkpoint)
 
 # 8 GPUs x 2 images; --auto-scale-lr rescales lr for another batch size.
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -8,25 +8,14 @@ import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-TRUST_HOOK = 'HVPTTrustCheckpointHook'
-
-
-def ensure_trust_hook(cfg: Config) -> None:
-    """Add :class:`HVPTTrustCheckpointHook` when a config lacks it.
+def ensure_hvpt_imported(cfg: Config) -> None:
+    """Add ``hvpt_mm`` to ``custom_imports`` when a config lacks it.
 
     Configs of other projects (plain mmpretrain / mmdet / mmseg ones) do not
-    carry the hook; without it ``--resume`` fails on torch >= 2.6.
+    import it; the runner then lacks the atomic checkpoint backend, the hooks
+    and the safe loading of runner checkpoints on torch >= 2.6 that every
+    process building the runner gets from the import.
     """
-    hooks = list(cfg.get('custom_hooks', None) or [])
-    if not any(h.get('type') in (TRUST_HOOK, f'mmpretrain.{TRUST_HOOK}')
-               for h in hooks):
-        # The registry of a non-mmpretrain config (default_scope mmdet or
-        # mmseg) reaches our hook through the scope prefix.
-        scope = cfg.get('default_scope', 'mmpretrain')
-        name = TRUST_HOOK if scope == 'mmpretrain' else \
-            f'mmpretrain.{TRUST_HOOK}'
-        hooks.append(dict(type=name))
-        cfg.custom_hooks = hooks
     imports = cfg.get('custom_imports', None) or dict(imports=[])
     names = imports.get('imports', [])
     names = [names] if isinstance(names, str) else list(names)
@@ -98,7 +87,7 @@ def drop_collate_scope(cfg: Config) -> None:
 
 def prepare_cfg_for_launch(cfg: Config) -> None:
     """All adjustments our tools make before building the runner."""
-    ensure_trust_hook(cfg)
+    ensure_hvpt_imported(cfg)
     drop_collate_scope(cfg)
     fall_back_from_amp_on_cpu(cfg)
     setup_cpu_distributed(cfg)

@@ -10,7 +10,7 @@ import importlib.util
 import os.path as osp
 import re
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Union
 
 import torch
 from mmengine.config import Config
@@ -134,22 +134,62 @@ def load_config(relpath: str, options: dict) -> Config:
     return cfg
 
 
+def write_user_config(path: str, relpath: str, options: dict) -> str:
+    """A config file inheriting a repo config, as a user would write one.
+
+    Args:
+        path (str): Where to write it.
+        relpath (str): The repo config to inherit (its ``_base_``).
+        options (dict): ``--cfg-options``-style overrides (dotted keys).
+
+    Returns:
+        str: ``path``.
+    """
+    nested: dict = {}
+    for key, value in options.items():
+        *parents, last = key.split('.')
+        node = nested
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[last] = value
+    lines = [f'_base_ = {osp.join(REPO, relpath)!r}']
+    lines += [f'{name} = {value!r}' for name, value in nested.items()]
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return path
+
+
 class LoadLog:
     """What mmengine's ``load_state_dict`` reported (it only logs)."""
 
     def __init__(self) -> None:
         self.lines: List[str] = []
 
+    MARKERS = dict(
+        missing='missing keys in source state_dict: ',
+        unexpected='unexpected key in source state_dict: ')
+
     def keys(self, kind: str) -> List[str]:
         """Keys listed after ``missing keys`` or ``unexpected key``."""
-        marker = dict(
-            missing='missing keys in source state_dict: ',
-            unexpected='unexpected key in source state_dict: ')[kind]
+        marker = self.MARKERS[kind]
         out = []
         for text in self.lines:
             for line in text.splitlines():
                 if line.startswith(marker):
                     out += [k.strip() for k in line[len(marker):].split(',')]
+        return out
+
+    def within(self, prefix: str) -> 'LoadLog':
+        """The keys under ``prefix`` (a whole model's load, e.g. with
+        ``'backbone.'``), prefix stripped, as another log."""
+        out = LoadLog()
+        for kind, marker in self.MARKERS.items():
+            keys = [
+                k[len(prefix):] for k in self.keys(kind)
+                if k.startswith(prefix)
+            ]
+            if keys:
+                out.lines.append(marker + ', '.join(keys))
         return out
 
     @property
@@ -192,7 +232,8 @@ def new_output_norms(state: Dict[str, torch.Tensor],
         if k not in pretrained and re.match(r'norm[0-9]+\.(weight|bias)$', k))
 
 
-def assert_backbone_loaded(backbone: torch.nn.Module,
+def assert_backbone_loaded(backbone: Union[torch.nn.Module,
+                                           Dict[str, torch.Tensor]],
                            pretrained: Dict[str, torch.Tensor],
                            log: Optional[LoadLog] = None) -> None:
     """Every pre-trained tensor of the backbone loaded unchanged.
@@ -204,13 +245,14 @@ def assert_backbone_loaded(backbone: torch.nn.Module,
     init. These are the only keys the load may report missing.
 
     Args:
-        backbone (nn.Module): The initialised downstream backbone.
+        backbone (nn.Module | dict[str, Tensor]): The initialised downstream
+            backbone, or its state dict.
         pretrained (dict[str, Tensor]): Pre-trained backbone tensors,
             prefix stripped.
         log (LoadLog, optional): The recorded load messages.
     """
     from mmpretrain.models.utils import resize_relative_position_bias_table
-    state = backbone.state_dict()
+    state = backbone if isinstance(backbone, dict) else backbone.state_dict()
     new_norms = new_output_norms(state, pretrained)
     missing = sorted(set(state) - set(pretrained) - set(new_norms))
     assert not missing, f'not in the checkpoint: {missing[:5]}'

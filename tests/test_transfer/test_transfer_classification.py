@@ -1,14 +1,11 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
 """An HVP checkpoint into mmpretrain classification (fine-tune, linear)."""
 import os.path as osp
-import types
 
 import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-from hvpt_mm.engine.hooks import HVPTTrustCheckpointHook
-from hvpt_mm.utils import untrust_checkpoint
 from test_transfer.hvpt_transfer_utils import (  # noqa: I001
     CLASSIFICATION, CLS_SIZE, DOWNSTREAM_WINDOW, PRETRAIN_WINDOW, STAGE_DIMS,
     assert_backbone_loaded, backbone_state, load_config,
@@ -39,15 +36,10 @@ def build(kind, ckpt, window, size):
     return cfg, model
 
 
-def init_with_trust_hook(cfg, model, work_dir):
-    """What the runner does: the hook's before_run, then init_weights."""
-    runner = types.SimpleNamespace(cfg=cfg, work_dir=work_dir)
-    HVPTTrustCheckpointHook().before_run(runner)
-    try:
-        with record_load_log() as log:
-            model.init_weights()
-    finally:
-        untrust_checkpoint(cfg.model.backbone.init_cfg.checkpoint)
+def init_and_record(model):
+    """init_weights as a runner or a plain script calls it."""
+    with record_load_log() as log:
+        model.init_weights()
     return log
 
 
@@ -71,11 +63,11 @@ def batch(model, size, n=4):
     ('extracted', DOWNSTREAM_WINDOW, CLS_SIZE),
     ('runner', DOWNSTREAM_WINDOW, CLS_SIZE),
 ])
-def test_finetune(source, window, size, hvp_ckpt, backbone_ckpt, tmp_path):
+def test_finetune(source, window, size, hvp_ckpt, backbone_ckpt):
     from mmengine.optim import build_optim_wrapper
     ckpt = backbone_ckpt if source == 'extracted' else hvp_ckpt
     cfg, model = build('finetune', ckpt, window, size)
-    log = init_with_trust_hook(cfg, model, str(tmp_path))
+    log = init_and_record(model)
     assert_backbone_loaded(model.backbone, backbone_state(hvp_ckpt), log)
     # The runner checkpoint carries the mask token the classifier lacks.
     assert set(log.unexpected) <= {'mask_token'}
@@ -104,9 +96,9 @@ def test_finetune(source, window, size, hvp_ckpt, backbone_ckpt, tmp_path):
         backbone_state(hvp_ckpt)['patch_embed.projection.weight'])
 
 
-def test_linear_probe_is_frozen(backbone_ckpt, hvp_ckpt, tmp_path):
+def test_linear_probe_is_frozen(backbone_ckpt, hvp_ckpt):
     cfg, model = build('linear', backbone_ckpt, DOWNSTREAM_WINDOW, CLS_SIZE)
-    log = init_with_trust_hook(cfg, model, str(tmp_path))
+    log = init_and_record(model)
     assert_backbone_loaded(model.backbone, backbone_state(hvp_ckpt), log)
     assert not cfg.model.train_cfg  # no Mixup / CutMix
     model.train()
@@ -120,8 +112,8 @@ def test_linear_probe_is_frozen(backbone_ckpt, hvp_ckpt, tmp_path):
 
 
 def test_finetune_runs_through_train_py(hvp_ckpt, imagenet_root, tmp_path):
-    """tools/train.py on the runner checkpoint: the hook trusts it, the
-    window-2 tables are resized to 7, one epoch of 224 px images runs."""
+    """tools/train.py on the runner checkpoint: it loads, the window-2
+    tables are resized to 7, one epoch of 224 px images runs."""
     work = str(tmp_path / 'ft')
     proc = run_tool([
         'tools/train.py', CLASSIFICATION['finetune'], '--work-dir', work,

@@ -6,12 +6,20 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from hvpt_mm.utils import checkpoints_named_in
 from test_transfer.hvpt_transfer_utils import (  # noqa: I001
     CLASSIFICATION, DETECTION, DOWNSTREAM, SEGMENTATION)
 from _helpers.tiny import REPO
 
-TRUST_HOOK = dict(type='mmpretrain.HVPTTrustCheckpointHook')
+# Demo transfers: deltas on the downstream configs, on CPU-sized data.
+DEMO = [
+    'configs/demo/swin-demo_hvpt-pre_linear-8e_scenes-64px.py',
+    'configs/demo/mask-rcnn_swin-demo-hvpt-pre_fpn_2e_scenes-64px.py',
+    'configs/demo/upernet_swin-demo-hvpt-pre_1000i_scenes-64px.py',
+]
+GUARDS = [
+    dict(type='mmpretrain.HVPTLastCheckpointHook'),
+    dict(type='mmpretrain.HVPTNonFiniteLossHook', policy='raise'),
+]
 
 
 def _cfg(relpath):
@@ -47,7 +55,6 @@ def test_downstream_config_contract(relpath, tmp_path):
     assert {'mmpretrain.models', 'hvpt_mm'} <= set(imports.imports)
     assert imports.allow_failed_imports is False
     hooks = cfg.custom_hooks
-    assert TRUST_HOOK in hooks
     for hook in _base_hooks(relpath, tmp_path):  # lists replace whole
         assert hook in hooks, hook
     init = cfg.model.backbone.init_cfg
@@ -61,13 +68,20 @@ def test_downstream_config_contract(relpath, tmp_path):
         assert '_scope_' not in collate, name
 
 
-@pytest.mark.parametrize('relpath', DOWNSTREAM, ids=osp.basename)
-def test_checkpoint_override_reaches_trust_hook(relpath, tmp_path):
-    ckpt = tmp_path / 'my_backbone.pth'
-    ckpt.write_bytes(b'')
+@pytest.mark.parametrize('relpath', DOWNSTREAM + DEMO, ids=osp.basename)
+def test_downstream_runs_are_guarded(relpath):
+    """Atomic checkpoint writes, pointer repair, non-finite losses stop."""
     cfg = _cfg(relpath)
-    cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': str(ckpt)})
-    assert checkpoints_named_in(cfg) == [str(ckpt)]
+    for hook in GUARDS:
+        assert hook in cfg.custom_hooks, hook
+    assert cfg.default_hooks.checkpoint.backend_args == dict(
+        backend='hvpt_atomic_local')
+    # CheckpointHook deletes the oldest kept file before writing the next:
+    # with one kept, a kill during that write would leave none.
+    keep = cfg.default_hooks.checkpoint.get('max_keep_ckpts', -1)
+    interval = cfg.default_hooks.checkpoint.interval
+    end = cfg.train_cfg.get('max_epochs') or cfg.train_cfg.get('max_iters')
+    assert keep != 1 or interval >= end, 'one checkpoint kept'
 
 
 def test_classification_recipe():

@@ -1,67 +1,90 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
-"""Scoped loading of runner checkpoints on torch >= 2.6."""
-import os.path as osp
+"""Runner checkpoints load with torch's safe loader; other objects do not."""
 import pickle
+import subprocess
+import sys
+import textwrap
+from collections import Counter, OrderedDict
 
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint
-from packaging.version import Version
 
-from hvpt_mm.utils import (checkpoints_named_in, is_trusted,
-                           trust_checkpoint, trusted_checkpoints,
-                           untrust_checkpoint)
+from hvpt_mm.utils.checkpoint import SAFE_LOADING
 
-WEIGHTS_ONLY_DEFAULT = Version(torch.__version__.split('+')[0]) >= \
-    Version('2.6')
+pytestmark = pytest.mark.skipif(
+    not SAFE_LOADING, reason='torch < 2.5: no allow-list for the safe loader')
 
 
-@pytest.fixture
-def runner_like_ckpt(tmp_path):
-    """What mmengine's runner writes: tensors plus non-tensor objects."""
-    path = str(tmp_path / 'epoch_1.pth')
+def runner_like(extra=None):
+    """What mmengine's runner writes besides tensors (see the module doc)."""
     buf = HistoryBuffer()
     buf.update(1.5)
-    torch.save(
-        dict(meta=dict(epoch=1, iter=3, seed=np.int64(7)),
-             state_dict=dict(w=torch.ones(2)),
-             message_hub=dict(log_scalars=dict(loss=buf))), path)
-    yield path
-    untrust_checkpoint(path)
+    buf.update(2.5)
+    ckpt = dict(
+        meta=dict(epoch=1, iter=3, seed=7, eta=np.float64(0.25)),
+        state_dict=OrderedDict(w=torch.ones(2)),
+        message_hub=dict(
+            log_scalars=OrderedDict(loss=buf),
+            runtime_info=dict(eta=np.float64(12.5), n=np.int64(3))),
+        param_schedulers=[dict(milestones=Counter([8, 11]))])
+    ckpt.update(extra or {})
+    return ckpt
 
 
-@pytest.mark.skipif(not WEIGHTS_ONLY_DEFAULT, reason='torch < 2.6')
-def test_untrusted_fails_with_clear_message(runner_like_ckpt):
+class Foreign:
+    """Any class outside the allow-list."""
+
+
+class GetattrOf:
+    """Pickles as ``getattr(obj, name)``, as HistoryBuffer's methods do."""
+
+    def __init__(self, obj, name):
+        self.obj, self.name = obj, name
+
+    def __reduce__(self):
+        return getattr, (self.obj, self.name)
+
+
+def test_runner_objects_load_safely(tmp_path):
+    path = str(tmp_path / 'epoch_1.pth')
+    torch.save(runner_like(), path)
+    for ckpt in (torch.load(path, weights_only=True),
+                 _load_checkpoint(path, map_location='cpu')):
+        buf = ckpt['message_hub']['log_scalars']['loss']
+        assert isinstance(buf, HistoryBuffer)
+        assert buf.mean() == pytest.approx((1.5 + 2.5) / 2)
+        assert buf.statistics('current') == 2.5
+        assert ckpt['message_hub']['runtime_info']['n'] == 3
+        assert ckpt['meta']['eta'] == 0.25
+        assert ckpt['param_schedulers'][0]['milestones'] == Counter([8, 11])
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == []
+
+
+@pytest.mark.parametrize('extra,named', [
+    (dict(meta=dict(obj=Foreign())), 'Foreign'),
+    # getattr stands for HistoryBuffer's statistics methods only.
+    (dict(meta=dict(obj=GetattrOf(HistoryBuffer, 'update'))), 'update'),
+    (dict(meta=dict(obj=GetattrOf(np.ndarray, 'tofile'))), 'tofile'),
+    # Object arrays can carry anything: refused.
+    (dict(meta=dict(obj=np.array([Foreign()], dtype=object))), 'Object'),
+])
+def test_other_objects_are_refused_naming_the_file(tmp_path, extra, named):
+    path = str(tmp_path / 'suspect.pth')
+    torch.save(runner_like(extra), path)
     with pytest.raises(pickle.UnpicklingError) as e:
-        _load_checkpoint(runner_like_ckpt, map_location='cpu')
+        _load_checkpoint(path, map_location='cpu')
     msg = str(e.value)
-    assert runner_like_ckpt in msg and 'load_from' in msg
-    assert 'extract_backbone' in msg
+    assert path in msg and named in msg
+    assert 'weights_only=False' in msg
+    # torch.load itself refuses it too.
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path)
 
 
-def test_trusted_loads(runner_like_ckpt):
-    trust_checkpoint(runner_like_ckpt)
-    ckpt = _load_checkpoint(runner_like_ckpt, map_location='cpu')
-    assert ckpt['meta']['iter'] == 3
-    assert isinstance(ckpt['message_hub']['log_scalars']['loss'],
-                      HistoryBuffer)
-
-
-@pytest.mark.skipif(not WEIGHTS_ONLY_DEFAULT, reason='torch < 2.6')
-def test_scope_is_per_file_and_torch_load_unchanged(runner_like_ckpt):
-    with trusted_checkpoints([runner_like_ckpt]):
-        assert is_trusted(runner_like_ckpt)
-        _load_checkpoint(runner_like_ckpt, map_location='cpu')
-        # torch.load itself keeps its default for everyone else.
-        with pytest.raises(pickle.UnpicklingError):
-            torch.load(runner_like_ckpt)
-    assert not is_trusted(runner_like_ckpt)
-
-
-def test_tensor_only_files_need_no_trust(tmp_path):
+def test_tensor_only_files(tmp_path):
     path = str(tmp_path / 'weights.pth')
     torch.save(dict(state_dict=dict(w=torch.zeros(1))), path)
     assert _load_checkpoint(path, map_location='cpu')['state_dict']['w'] == 0
@@ -72,50 +95,33 @@ def test_missing_file(tmp_path):
         _load_checkpoint(str(tmp_path / 'nope.pth'))
 
 
-def test_checkpoints_named_in(tmp_path, runner_like_ckpt):
-    work = tmp_path / 'work'
-    work.mkdir()
-    latest = work / 'epoch_2.pth'
-    latest.write_bytes(b'x')
-    (work / 'last_checkpoint').write_text(str(latest))
-    pre = tmp_path / 'pre.pth'
-    pre.write_bytes(b'x')
-    cfg = Config(dict(
-        model=dict(backbone=dict(init_cfg=dict(
-            type='Pretrained', checkpoint=str(pre), prefix='backbone.'))),
-        load_from=None, resume=True, work_dir=str(work)))
-    names = checkpoints_named_in(cfg)
-    assert str(pre) in names and str(latest) in names
-    cfg.load_from = runner_like_ckpt
-    names = checkpoints_named_in(cfg)
-    assert runner_like_ckpt in names and str(latest) not in names
-    # URLs and missing files are left to mmengine.
-    cfg.load_from = 'https://example.com/x.pth'
-    assert 'https://example.com/x.pth' not in checkpoints_named_in(cfg)
+def test_registered_on_import_only(tmp_path):
+    """A fresh interpreter: refused before ``import hvpt_mm``, loaded after;
+    a config naming it in ``custom_imports`` is enough."""
+    path = str(tmp_path / 'epoch_1.pth')
+    torch.save(runner_like(), path)
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text("custom_imports = dict(imports=['hvpt_mm'], "
+                   'allow_failed_imports=False)\n')
+    script = textwrap.dedent(f'''
+        import pickle, torch
+        try:
+            torch.load({path!r}, weights_only=True)
+            raise SystemExit('loaded without hvpt_mm')
+        except pickle.UnpicklingError:
+            pass
+        from mmengine.config import Config
+        Config.fromfile({str(cfg)!r})
+        ckpt = torch.load({path!r}, weights_only=True)
+        print(ckpt['message_hub']['log_scalars']['loss'].mean())
+    ''')
+    out = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == '2.0'
 
 
-def test_pretrained_init_of_runner_checkpoint(runner_like_ckpt, tmp_path):
-    """`Pretrained` init_cfg on a runner checkpoint, trusted by the hook."""
-    from mmengine.model import BaseModule
-
-    from hvpt_mm.engine.hooks import HVPTTrustCheckpointHook
-
-    class M(BaseModule):
-
-        def __init__(self, init_cfg):
-            super().__init__(init_cfg)
-            self.w = torch.nn.Parameter(torch.zeros(2))
-
-    cfg = Config(dict(model=dict(init_cfg=dict(
-        type='Pretrained', checkpoint=runner_like_ckpt)), load_from=None,
-        resume=False))
-
-    class FakeRunner:
-        work_dir = str(tmp_path)
-
-    FakeRunner.cfg = cfg
-    HVPTTrustCheckpointHook().before_run(FakeRunner())
-    m = M(init_cfg=cfg.model.init_cfg)
-    m.init_weights()
-    assert torch.equal(m.w.data, torch.ones(2))
-    assert osp.isfile(runner_like_ckpt)
+def test_deprecated_trust_hook_still_builds():
+    from mmpretrain.registry import HOOKS
+    hook = HOOKS.build(dict(type='HVPTTrustCheckpointHook'))
+    hook.before_run(None)  # only warns

@@ -37,7 +37,6 @@ from PIL import Image, ImageDraw
 from hvpt_mm.datasets.transforms.mixed_signals import \
     default_mask_generator
 from hvpt_mm.utils import register_all_modules
-from hvpt_mm.utils.checkpoint import trusted_checkpoints
 
 TITLES = ('original', 'masked input', 'reconstruction + visible',
           'raw prediction')
@@ -211,11 +210,8 @@ def main() -> None:
     if getattr(model, 'neck', None) is None:
         raise ValueError('the model has no MIM decoder (neck); for HVP, the '
                          'mim signal must be on')
-    # The user named this file: it may be a runner checkpoint.
-    with trusted_checkpoints(
-        [args.checkpoint] if osp.isfile(args.checkpoint) else []):
-        ckpt = CheckpointLoader.load_checkpoint(
-            args.checkpoint, map_location='cpu')
+    ckpt = CheckpointLoader.load_checkpoint(
+        args.checkpoint, map_location='cpu')
     state_dict = ckpt.get('state_dict', ckpt)
     result = model.load_state_dict(state_dict, strict=False)
     missing = [

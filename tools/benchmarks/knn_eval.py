@@ -40,7 +40,6 @@ from torch.utils.data import DataLoader
 
 from hvpt_mm.evaluation.knn import knn_accuracy
 from hvpt_mm.utils import register_all_modules
-from hvpt_mm.utils.checkpoint import trusted_checkpoints
 
 PRETRAIN_BACKBONES = {'SimMIMSwinTransformer': 'SwinTransformer'}
 
@@ -126,9 +125,7 @@ def load_backbone(backbone: nn.Module,
                   path: str,
                   prefix: Optional[str] = None) -> None:
     """Load backbone weights; fail if a backbone parameter is missing."""
-    # The user named this file: it may be a runner checkpoint.
-    with trusted_checkpoints([path] if osp.isfile(path) else []):
-        ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     entry = next((k for k in ('state_dict', 'model') if k in ckpt), None)
     state_dict = ckpt[entry] if entry else ckpt
     if prefix is None:

@@ -7,7 +7,7 @@ projector and predictor, the multi-label head, the momentum encoder, the
 optimizer state, the parameter schedulers and the message hub. Downstream
 configs need only the backbone. The output holds tensors and plain strings
 only, so it loads with ``torch.load(weights_only=True)`` (the default from
-torch 2.6) without being named as a trusted file.
+torch 2.6) in any process, also one that never imports ``hvpt_mm``.
 
 Output formats (``--to``):
 
@@ -42,7 +42,9 @@ import torch
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from hvpt_mm.utils.checkpoint import trusted_checkpoints
+# Lets torch's safe loader read runner checkpoints (their message hub).
+import hvpt_mm  # noqa: F401,I001
+
 
 SOURCES = dict(
     online='backbone.', momentum='momentum_encoder.module.backbone.')
@@ -148,10 +150,7 @@ def main() -> None:
             'mmseg\'s reads both',
             logger='current',
             level=logging.WARNING)
-    # The user named this file, so it may hold the runner's non-tensor
-    # objects (message hub, numpy scalars) that weights_only refuses.
-    with trusted_checkpoints([args.src] if osp.isfile(args.src) else []):
-        ckpt = CheckpointLoader.load_checkpoint(args.src, map_location='cpu')
+    ckpt = CheckpointLoader.load_checkpoint(args.src, map_location='cpu')
     entry = next((k for k in ('state_dict', 'model') if k in ckpt), None)
     state_dict = ckpt[entry] if entry else ckpt
     other: List[str] = sorted(k for k in ckpt if k != entry) if entry else []

@@ -1,22 +1,24 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
+import logging
+
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 
 from mmpretrain.registry import HOOKS
-from hvpt_mm.utils.checkpoint import checkpoints_named_in, trust_checkpoint
 
 
 @HOOKS.register_module()
 class HVPTTrustCheckpointHook(Hook):
-    """Let the runner load the checkpoints its config names on torch >= 2.6.
+    """Deprecated, does nothing: kept so that older configs still build.
 
-    The runner calls ``before_run`` before it initialises weights and loads
-    or resumes, so the files named by ``load_from``, ``resume`` (the latest
-    checkpoint of the work dir) and ``Pretrained`` init configs are trusted
-    in time; see :mod:`hvpt_mm.utils.checkpoint`. Other files are untouched.
+    Runner checkpoints now load with torch's safe loader wherever
+    :mod:`hvpt_mm` is imported (see :mod:`hvpt_mm.utils.checkpoint`), so no
+    file needs to be trusted. Remove the hook from ``custom_hooks``.
     """
 
-    priority = 'VERY_HIGH'
-
     def before_run(self, runner) -> None:
-        for path in checkpoints_named_in(runner.cfg, runner.work_dir):
-            trust_checkpoint(path)
+        print_log(
+            'HVPTTrustCheckpointHook is no longer needed and does nothing; '
+            'remove it from custom_hooks',
+            logger='current',
+            level=logging.WARNING)
