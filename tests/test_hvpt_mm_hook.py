@@ -79,6 +79,20 @@ def test_config_fromfile_in_fresh_interpreter(user_configs, tmp_path):
     assert out['hook'] and osp.basename(out['hook']) == '_hvpt_mm_hook.py'
 
 
+def test_hook_costs_nothing_without_mmengine(tmp_path):
+    """At start-up only the tiny hook module loads; it waits on the meta
+    path and imports nothing heavy."""
+    code = ('import sys, json\n'
+            "heavy = [m for m in sys.modules if m.split('.')[0] in\n"
+            "         ('mmengine', 'torch', 'numpy', 'hvpt_mm')]\n"
+            'finders = [type(f).__name__ for f in sys.meta_path]\n'
+            "print(json.dumps([heavy, '_hvpt_mm_hook' in sys.modules,\n"
+            "                  'ConfigTableFinder' in finders]))")
+    proc = run_fresh(code, [], str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [[], True, True]
+
+
 def test_without_the_hook_mmengine_refuses(user_configs, tmp_path):
     """The control: with the hook's finder removed before mmengine loads,
     parsing fails as it does for an unknown package."""
