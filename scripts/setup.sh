@@ -106,8 +106,8 @@ fi
 PINS="$(mktemp "$CACHE/constraints.XXXXXX")"
 trap 'rm -f "$PINS"' EXIT
 "$PY" - >"$PINS" <<EOF
-import torch, torchvision
-print(f'torch=={torch.__version__}\ntorchvision=={torchvision.__version__}')
+from importlib.metadata import version  # torch.__version__ adds +cu130
+print(f"torch=={version('torch')}\ntorchvision=={version('torchvision')}")
 print('mmcv==$MMCV_VERSION')
 EOF
 CONSTRAINTS=(-c "$PINS" -c "$REQ/build.txt" -c "$REQ/runtime.txt" -c "$REQ/optional.txt")

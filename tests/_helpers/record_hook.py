@@ -132,3 +132,45 @@ class RecordEndHook(Hook):
         with open(osp.join(runner.work_dir,
                            f'end_state_rank{runner.rank}.json'), 'w') as f:
             json.dump(dict(iter=runner.iter, digest=state), f)
+
+
+@HOOKS.register_module()
+class RecordGPUStateHook(Hook):
+    """Append the AMP and distribution state of a run to a file.
+
+    One json line in ``gpu_state_rank<rank>.jsonl`` when training starts
+    (after a resume), after each iteration (numbered from 1, as logged) and
+    when it ends: optimizer and
+    model wrapper types, the loss scaler's state (AMP), the number of
+    ``SyncBatchNorm`` layers, the parameters' device and the non-finite
+    steps skipped so far.
+    """
+
+    def _record(self, runner, event: str, it: int) -> None:
+        model = runner.model.module if hasattr(runner.model, 'module') \
+            else runner.model
+        scaler = getattr(runner.optim_wrapper, 'loss_scaler', None)
+        rec = dict(
+            event=event, iter=it, world_size=runner.world_size,
+            optim_wrapper=type(runner.optim_wrapper).__name__,
+            model_wrapper=type(runner.model).__name__,
+            loss_scaler=None if scaler is None else scaler.state_dict(),
+            sync_bn=sum(isinstance(m, torch.nn.SyncBatchNorm)
+                        for m in model.modules()),
+            device=str(next(model.parameters()).device),
+            nonfinite_skips=runner.message_hub.get_info('nonfinite_skips',
+                                                        0))
+        with open(osp.join(runner.work_dir,
+                           f'gpu_state_rank{runner.rank}.jsonl'), 'a') as f:
+            f.write(json.dumps(rec) + '\n')
+
+    def before_train(self, runner) -> None:
+        self._record(runner, 'before_train', runner.iter)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        # The loop increments the iteration after the hooks.
+        self._record(runner, 'after_train_iter', runner.iter + 1)
+
+    def after_train(self, runner) -> None:
+        self._record(runner, 'after_train', runner.iter)

@@ -92,3 +92,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def assert_one_step_skipped(checkpoint: str) -> None:
+    """A 3-iteration epoch whose second step was skipped as non-finite.
+
+    Two optimizer steps were made, every weight is finite, and the skip is
+    counted in the message hub the checkpoint carries for a resume.
+    """
+    import torch
+    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    steps = {int(s['step']) for s in ckpt['optimizer']['state'].values()}
+    assert steps == {2}
+    assert all(torch.isfinite(v).all()
+               for v in ckpt['state_dict'].values() if v.is_floating_point())
+    assert ckpt['message_hub']['runtime_info']['nonfinite_skips'] == 1
