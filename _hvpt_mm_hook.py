@@ -10,17 +10,17 @@ hvpt_mm config".
 
 The installed package ships ``_hvpt_mm_hook.pth``, whose single line
 (``import _hvpt_mm_hook``) Python's :mod:`site` runs at start-up. That
-imports only this module (no mmengine, no torch) and appends a finder to
-:data:`sys.meta_path` that does nothing until ``mmengine.config.utils`` is
-imported; then it removes itself and adds ``hvpt_mm`` to the table right
-after the module has run. Interpreters that never parse a config
-pay one string comparison per import.
+imports only this module, which itself imports nothing that start-up has
+not loaded already (no typing, no mmengine, no torch), and puts a finder
+first on :data:`sys.meta_path` that does nothing until
+``mmengine.config.utils`` is imported; then it removes itself and adds
+``hvpt_mm`` to the table right after the module has run. Interpreters that
+never parse a config pay one string comparison per import.
 """
 import sys
-from importlib.abc import MetaPathFinder
+from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Optional, Sequence
 
 PACKAGE = 'hvpt_mm'
 # mmengine locates a package of its table with pkg_resources, which places
@@ -42,19 +42,20 @@ def register(utils: ModuleType) -> None:
         table.setdefault(PACKAGE, LOCATOR)
 
 
-class ConfigTableFinder(MetaPathFinder):
+class ConfigTableFinder:
     """Registers ``hvpt_mm`` when ``mmengine.config.utils`` is loaded.
 
-    It finds no module itself: for :data:`TARGET` it asks the finders after
-    it for the spec and wraps that spec's loader so that :func:`register`
-    runs once the module has executed.
+    A meta path finder (the protocol of
+    :class:`importlib.abc.MetaPathFinder`, not imported to keep start-up
+    light) that finds no module itself: for :data:`TARGET` it removes
+    itself, asks the other finders for the spec and wraps that spec's
+    loader so that :func:`register` runs once the module has executed.
     """
 
     def find_spec(self,
                   fullname: str,
-                  path: Optional[Sequence[str]],
-                  target: Optional[ModuleType] = None
-                  ) -> Optional[ModuleSpec]:
+                  path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
         """Spec of :data:`TARGET` with a registering loader, else None."""
         if fullname != TARGET:
             return None
