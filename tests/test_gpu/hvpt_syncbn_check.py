@@ -43,8 +43,8 @@ def batch_norm(sync: bool, x: torch.Tensor, weight: torch.Tensor,
 
 
 def main() -> Dict[str, object]:
-    dist.init_process_group('nccl', rank=0, world_size=1)
     torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+    dist.init_process_group('nccl', rank=0, world_size=1)
     g = torch.Generator(device='cuda').manual_seed(0)
     x = torch.randn(8, CHANNELS, 6, 6, device='cuda', generator=g) * 3 + 1
     weight = torch.rand(CHANNELS, device='cuda', generator=g) + .5
