@@ -357,29 +357,47 @@ def install_toolkit(requirement: str, prefix_root: str,
     return prefix
 
 
-def prepare_cuda_home(cache: str, dest: str, cuda_version: str,
-                      python: str = sys.executable) -> str:
-    """Install the matching nvcc and assemble ``CUDA_HOME`` at ``dest``.
+def toolkit_release(home: str) -> Optional[str]:
+    """The CUDA release of ``<home>/bin/nvcc``, or None without one."""
+    nvcc = osp.join(home, 'bin', 'nvcc')
+    if not osp.isfile(nvcc):
+        return None
+    proc = subprocess.run([nvcc, '--version'], capture_output=True,
+                          text=True)
+    return nvcc_release(proc.stdout) if proc.returncode == 0 else None
 
-    The toolkit prefix comes first; torch's own ``nvidia-*`` wheels add
-    the library headers (cuBLAS, cuSPARSE, cuSOLVER, ...) it was built
-    with.
+
+def prepare_cuda_home(cache: str, dest: str, cuda_version: str,
+                      python: str = sys.executable,
+                      env: Optional[Dict[str, str]] = None) -> str:
+    """A ``CUDA_HOME`` whose nvcc is torch's CUDA release.
+
+    The user's ``CUDA_HOME`` (e.g. a cluster's CUDA module) when its nvcc
+    is that release; otherwise the matching ``cuda-toolkit`` from PyPI,
+    assembled at ``dest`` with the library headers (cuBLAS, cuSPARSE,
+    cuSOLVER, ...) of torch's own ``nvidia-*`` wheels.
 
     Raises:
         SetupError: pip failed, or nvcc's release is not torch's CUDA.
     """
     import importlib.metadata as metadata
     import torch
+    env = os.environ if env is None else env
+    user = env.get('CUDA_HOME') or env.get('CUDA_PATH')
+    if user:
+        release = toolkit_release(user)
+        if release == cuda_version:
+            say(f'using CUDA_HOME={user} (nvcc {release})')
+            return user
+        say(f'CUDA_HOME={user} has nvcc {release}, torch was built with '
+            f'CUDA {cuda_version}: using the toolkit from PyPI instead')
     req = toolkit_requirement(metadata.requires('torch') or [], cuda_version)
     prefix = install_toolkit(req, osp.join(cache, 'cuda'), python)
     torch_site = osp.dirname(osp.dirname(torch.__file__))
     home = merge_cuda_home(nvidia_roots([prefix, torch_site]), dest)
-    nvcc = osp.join(home, 'bin', 'nvcc')
-    if not osp.exists(nvcc):
-        raise SetupError(f'{req} installed no nvcc under {prefix}')
-    out = subprocess.run([nvcc, '--version'], capture_output=True,
-                         text=True).stdout
-    release = nvcc_release(out)
+    release = toolkit_release(home)
+    if release is None:
+        raise SetupError(f'{req} installed no working nvcc under {prefix}')
     if release != cuda_version:
         raise SetupError(f'nvcc {release} from {req}, but torch was built '
                          f'with CUDA {cuda_version}')

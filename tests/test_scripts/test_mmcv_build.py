@@ -392,3 +392,43 @@ def test_setup_sh_parses():
                                                   'setup.sh')],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def _cached_toolkit():
+    cache = os.environ.get('HVPT_CACHE') or osp.expanduser(
+        '~/.cache/hvpt_mm')
+    found = sorted(glob.glob(osp.join(cache, 'cuda', '*', '.complete')))
+    return osp.dirname(found[-1]) if found else None
+
+
+def test_toolkit_release_without_nvcc(mmcv_build, tmp_path):
+    assert mmcv_build.toolkit_release(str(tmp_path)) is None
+
+
+@pytest.mark.skipif(not torch.version.cuda or _cached_toolkit() is None,
+                    reason='no CUDA toolkit from PyPI in the set-up cache')
+def test_cached_toolkit_compiles(mmcv_build, tmp_path):
+    """The assembled CUDA_HOME compiles a kernel with torch's headers.
+
+    Runs where a CUDA build of mmcv installed the toolkit before (set
+    ``HVPT_CACHE`` to that cache); seconds, not a build of mmcv.
+    """
+    site = osp.dirname(osp.dirname(torch.__file__))
+    home = mmcv_build.merge_cuda_home(
+        mmcv_build.nvidia_roots([_cached_toolkit(), site]),
+        str(tmp_path / 'home'))
+    assert mmcv_build.toolkit_release(home) == torch.version.cuda
+    src = tmp_path / 'k.cu'
+    src.write_text('#include <cuda_runtime.h>\n#include <cublas_v2.h>\n'
+                   '#include <thrust/device_vector.h>\n'
+                   '__global__ void twice(float* x) { x[threadIdx.x] *= 2; }'
+                   '\nint main() { float* p; return cudaMalloc(&p, 4); }\n')
+    proc = subprocess.run(
+        [osp.join(home, 'bin', 'nvcc'), '-std=c++17', '-arch=sm_90',
+         str(src), '-o', str(tmp_path / 'k'), '-L' + osp.join(home, 'lib64'),
+         '-lcudart'], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    # A CUDA_HOME with torch's release is used as it is.
+    assert mmcv_build.prepare_cuda_home(
+        str(tmp_path), str(tmp_path / 'unused'), torch.version.cuda,
+        env=dict(CUDA_HOME=home)) == home
