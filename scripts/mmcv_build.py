@@ -352,8 +352,13 @@ def install_toolkit(requirement: str, prefix_root: str,
         raise SetupError(f'pip could not install {requirement}:\n'
                          f'{proc.stdout[-3000:]}{proc.stderr[-3000:]}')
     open(osp.join(tmp, '.complete'), 'w').close()
-    shutil.rmtree(prefix, ignore_errors=True)
-    os.replace(tmp, prefix)
+    try:
+        os.replace(tmp, prefix)
+    except OSError:  # another set-up (a shared home) installed it first
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not osp.isfile(osp.join(prefix, '.complete')):
+            raise SetupError(f'{prefix} exists but is not a complete '
+                             'toolkit; remove it and re-run')
     return prefix
 
 

@@ -122,6 +122,7 @@ fi
 OPS_CHECK=("$PY" "$BUILD" ops-check --device "$MMCV_OPS_DEVICE")
 [[ "$MMCV_MODE" == cuda ]] && OPS_CHECK+=(--expect-cuda "$MMCV_CUDA")
 mmcv_ok() {
+  : >"$CACHE/logs/ops-check.err"
   (cd / && "$PY" -c "import mmcv, sys; sys.exit(mmcv.__version__ != '$MMCV_VERSION')" 2>/dev/null \
     && "${OPS_CHECK[@]}" 2>"$CACHE/logs/ops-check.err") \
     | while IFS= read -r line; do say "$line"; done
