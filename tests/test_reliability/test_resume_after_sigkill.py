@@ -6,9 +6,11 @@ import os
 import os.path as osp
 import signal
 
+from mmengine.config import Config
+
 from _helpers.tiny import run_tool, tiny_pretrain_options
 from test_reliability.hvpt_reliability_utils import (  # noqa: I001
-    epoch_options, finish, losses_by_iter, start_tool, wait_for_file,
+    CONFIG, epoch_options, finish, losses_by_iter, start_tool, wait_for_file,
     write_config)
 
 TERMS = ('loss_mim', 'loss_con', 'loss_mlc', 'con_acc', 'mlc_map')
@@ -21,7 +23,10 @@ def test_sigkill_then_resume_repeats_uninterrupted_losses(
     The job is killed in epoch 2 (after iteration 5 of 9, epoch_1.pth
     written), then resumed with ``--resume``. Without HVPTEpochSeedHook
     iterations 4-9 differ: mmengine restarts the random generators from the
-    seed, so epoch 2 of the resumed run draws epoch 1's augmentations.
+    seed, so epoch 2 of the resumed run draws epoch 1's augmentations. The
+    loader runs as the main config ships it, with persistent workers (two
+    here): the uninterrupted run keeps its workers from epoch 1, the resumed
+    one starts new ones in epoch 2, and both draw the same.
     The pointer ``last_checkpoint`` is also left empty, as a kill during
     CheckpointHook's plain write of it would.
     """
@@ -31,8 +36,11 @@ def test_sigkill_then_resume_repeats_uninterrupted_losses(
     paused = write_config(
         tmp_path / 'paused.py',
         [dict(type='RecordLossHook'), dict(type='PauseAtIterHook', at=5)])
-    opts = (tiny_pretrain_options(imagenet_root) + epoch_options(3) +
-            ['randomness.deterministic=True'])
+    assert Config.fromfile(CONFIG).train_dataloader.persistent_workers
+    opts = (tiny_pretrain_options(imagenet_root) + epoch_options(3) + [
+        'randomness.deterministic=True', 'train_dataloader.num_workers=2',
+        'train_dataloader.persistent_workers=True'
+    ])
     ref_dir, work = str(tmp_path / 'ref'), str(tmp_path / 'work')
 
     # The uninterrupted run and the one to kill share the two cores.

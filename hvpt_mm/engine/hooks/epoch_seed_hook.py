@@ -1,8 +1,7 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
 import logging
 import random
-from functools import partial
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 import torch
@@ -10,6 +9,7 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
+from torch.utils.data import get_worker_info
 
 from mmpretrain.registry import HOOKS
 
@@ -41,25 +41,57 @@ def seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def seed_worker(worker_id: int,
-                seed: int,
-                epoch: int,
-                rank: int,
-                base_fn: Optional[Callable[[int], None]] = None) -> None:
-    """``worker_init_fn`` seeding a data worker from (seed, epoch, rank, id).
+class HVPTWorkerReseed:
+    """``worker_init_fn`` that reseeds a data worker at each epoch's start.
+
+    In the worker it wraps the worker's copy of the dataset: the first batch
+    the worker loads after the epoch changed (read from ``epoch``, a tensor
+    in shared memory that :class:`HVPTEpochSeedHook` sets before the epoch's
+    indices go out) reseeds ``random``, ``numpy`` and ``torch`` from
+    ``(seed, epoch, rank, worker id)``. Persistent workers, which
+    ``worker_init_fn`` reaches only once, are reseeded every epoch too; with
+    non-persistent ones the epoch's new workers are reseeded before their
+    first batch. The wrapper is the batched fetch that torch's ``DataLoader``
+    calls when a dataset has one (``__getitems__``); a dataset's own is
+    called from it.
 
     Args:
-        worker_id (int): Id of the worker in ``[0, num_workers)``.
         seed (int): The run's seed.
-        epoch (int): The epoch whose data the worker loads.
         rank (int): The process's rank.
+        epoch (torch.Tensor): Shared 0-d tensor holding the current epoch.
         base_fn (callable, optional): The loader's previous
             ``worker_init_fn`` (mmengine's also silences warnings of
             workers), called first. Defaults to None.
     """
-    if base_fn is not None:
-        base_fn(worker_id)
-    seed_all(derive_seed(seed, epoch, rank, worker_id))
+
+    def __init__(self,
+                 seed: int,
+                 rank: int,
+                 epoch: torch.Tensor,
+                 base_fn: Optional[Callable[[int], None]] = None) -> None:
+        self.seed = seed
+        self.rank = rank
+        self.epoch = epoch
+        self.base_fn = base_fn
+
+    def __call__(self, worker_id: int) -> None:
+        if self.base_fn is not None:
+            self.base_fn(worker_id)
+        dataset = get_worker_info().dataset
+        fetch = getattr(dataset, '__getitems__', None)
+        seen: List[Optional[int]] = [None]
+
+        def reseed_then_fetch(indices: list) -> list:
+            epoch = int(self.epoch)
+            if epoch != seen[0]:
+                seen[0] = epoch
+                seed_all(derive_seed(self.seed, epoch, self.rank, worker_id))
+            if fetch is not None:
+                return fetch(indices)
+            return [dataset[i] for i in indices]
+
+        # DataLoader looks the batched fetch up on the object.
+        dataset.__getitems__ = reseed_then_fetch
 
 
 @HOOKS.register_module()
@@ -79,30 +111,31 @@ class HVPTEpochSeedHook(Hook):
     - with workers, its ``worker_init_fn`` seeds every worker from
       ``(seed, rank, worker id)`` without the epoch: non-persistent workers
       restart each epoch with the same streams, so the i-th sample a worker
-      loads gets the same random draws every epoch.
+      loads gets the same random draws every epoch; persistent workers keep
+      their streams across epochs, which a resumed run cannot reproduce.
 
     This hook reseeds the main process at the start of every epoch from
-    ``(runner.seed, epoch)`` and gives the data workers of that epoch a
-    ``worker_init_fn`` seeded from ``(seed, epoch, rank, worker id)``. It
-    needs no state in the checkpoint, so it also holds when resuming
-    checkpoints written without it, and it survives validation or other
-    code that draws random numbers between epochs. ``runner.seed`` already
-    includes the rank when ``randomness.diff_rank_seed`` is set.
+    ``(runner.seed, epoch)``, and every data worker, persistent or not, at
+    the start of its share of the epoch from ``(seed, epoch, rank, worker
+    id)`` (:class:`HVPTWorkerReseed`). The loader's ``generator`` is set to
+    a generator of its own, so that starting the workers (which a resumed
+    run does in an epoch where the uninterrupted one reuses them) draws
+    nothing from the main process's streams. It needs no state in the
+    checkpoint, so it also holds when resuming checkpoints written without
+    it, and it survives validation or other code that draws random numbers
+    between epochs. ``runner.seed`` already includes the rank when
+    ``randomness.diff_rank_seed`` is set.
 
-    Limits, logged when they apply: workers with ``persistent_workers=True``
-    are started once and keep their streams across epochs, so a resumed run
-    draws different (equally random) augmentations; for bit-exact resumes
-    use ``persistent_workers=False`` or ``num_workers=0``. Resumes are exact
-    from epoch checkpoints of epoch-based loops; an ``IterBasedTrainLoop``
-    is reseeded once, at its start.
+    Limits: resumes are exact from epoch checkpoints of epoch-based loops;
+    an ``IterBasedTrainLoop`` is reseeded once, at its start (logged).
+    Workers started before training (a loader iterated by other code first)
+    are not reached; that is logged too.
     """
 
     priority = 'HIGHEST'
 
     def __init__(self) -> None:
-        self._base_fn: Optional[Callable[[int], None]] = None
-        self._base_fn_saved = False
-        self._warned = False
+        self._epoch: Optional[torch.Tensor] = None
 
     def before_train(self, runner) -> None:
         if isinstance(runner.train_loop, IterBasedTrainLoop):
@@ -117,21 +150,21 @@ class HVPTEpochSeedHook(Hook):
         loader = runner.train_dataloader
         if getattr(loader, 'num_workers', 0) == 0:
             return
-        if not self._base_fn_saved:
-            self._base_fn = loader.worker_init_fn
-            self._base_fn_saved = True
-        # Read when the epoch's workers start (DataLoader allows the change).
-        loader.worker_init_fn = partial(
-            seed_worker, seed=seed, epoch=epoch, rank=get_rank(),
-            base_fn=self._base_fn)
-        if getattr(loader, 'persistent_workers', False) and not self._warned:
-            self._warned = True
-            deterministic = (runner.cfg.get('randomness') or {}).get(
-                'deterministic', False)
+        if self._epoch is None:
+            self._install(loader, seed)
+        # Before the loop asks for the epoch's first batches.
+        self._epoch.fill_(epoch)
+        loader.generator.manual_seed(derive_seed(seed, epoch, get_rank()))
+
+    def _install(self, loader, seed: int) -> None:
+        """Give the loader its worker reseeding (before workers start)."""
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+        if getattr(loader, '_iterator', None) is not None:
             print_log(
-                'persistent_workers=True: data workers keep their random '
-                'streams across epochs, so the augmentations of a resumed '
-                'run differ from those of an uninterrupted one; use '
-                'persistent_workers=False for bit-exact resumes',
-                logger='current',
-                level=logging.WARNING if deterministic else logging.INFO)
+                'HVPTEpochSeedHook: the persistent data workers started '
+                'before training and are not reseeded per epoch',
+                logger='current', level=logging.WARNING)
+        loader.worker_init_fn = HVPTWorkerReseed(
+            seed, get_rank(), self._epoch, base_fn=loader.worker_init_fn)
+        if loader.generator is None:
+            loader.generator = torch.Generator()
