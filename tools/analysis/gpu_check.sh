@@ -13,8 +13,9 @@
 #    --iters 20 --warmup 5).
 # OUT_DIR/report.md has the machine, each test's outcome and time, and the
 # step table; the logs are beside it. Sized for under 8 minutes on one GPU
-# (one process; CUDA_VISIBLE_DEVICES picks the GPU). Exit status: non-zero
-# when a test failed or the benchmark did not finish.
+# (one process; CUDA_VISIBLE_DEVICES picks the GPU); a phase that hangs is
+# stopped (2, 7 and 4 minutes) and reported. Exit status: non-zero when a
+# check failed or did not finish.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON="${PYTHON:-python}"
@@ -28,18 +29,18 @@ fi
 
 now() { date +%s; }
 t0=$(now)
-"$PYTHON" scripts/mmcv_build.py ops-check --device cuda >"$OUT/ops_check.txt" \
+timeout 120 "$PYTHON" scripts/mmcv_build.py ops-check --device cuda >"$OUT/ops_check.txt" \
   2>"$OUT/ops_check.log"
 ops_rc=$?
 cat "$OUT/ops_check.txt" "$OUT/ops_check.log"
 
 t1=$(now)
-"$PYTHON" -m pytest -m gpu tests -p no:cacheprovider -q -rfEs \
+timeout 420 "$PYTHON" -m pytest -m gpu tests -p no:cacheprovider -q -rfEs \
   --durations=10 --junitxml "$OUT/gpu_tests.xml" 2>&1 | tee "$OUT/gpu_tests.log"
 tests_rc=${PIPESTATUS[0]}
 
 t2=$(now)
-"$PYTHON" tools/analysis/benchmark_step.py --arch base --img-size 192 \
+timeout 240 "$PYTHON" tools/analysis/benchmark_step.py --arch base --img-size 192 \
   --batch 128 --dtype bf16 --iters 20 --warmup 5 --device cuda \
   --out "$OUT/benchmark_swin-b_bf16_b128.json" 2>&1 | tee "$OUT/benchmark.log"
 bench_rc=${PIPESTATUS[0]}
