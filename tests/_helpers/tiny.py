@@ -127,18 +127,27 @@ def run_tool(args: List[str], env: Optional[dict] = None,
 
 
 def write_config(path: str, extra_hooks: List[dict],
-                 drop: tuple = ()) -> str:
-    """The main config plus test hooks, keeping its own ``custom_hooks``.
+                 drop: tuple = (), base: str = PRETRAIN_CONFIG,
+                 imports: tuple = ('hvpt_mm', '_helpers.record_hook')) -> str:
+    """A repo config plus test hooks, keeping its own ``custom_hooks``.
 
-    Lists are replaced whole when inherited, so the default runtime's hooks
-    are read from the config and written out again with the extra ones.
+    Lists are replaced whole when inherited, so the config's hooks are read
+    from it and written out again with the extra ones.
+
+    Args:
+        path (str): Where to write the config.
+        extra_hooks (list[dict]): Hooks to add.
+        drop (tuple): Types of the config's hooks to leave out.
+        base (str): The config to inherit. Defaults to the main pre-training
+            config.
+        imports (tuple): ``custom_imports`` of the new config.
     """
-    hooks = [h for h in Config.fromfile(PRETRAIN_CONFIG).custom_hooks
+    hooks = [h for h in Config.fromfile(base).custom_hooks
              if h['type'] not in drop]
     with open(path, 'w') as f:
-        f.write(f'_base_ = {PRETRAIN_CONFIG!r}\n'
-                "custom_imports = dict(imports=['hvpt_mm', "
-                "'_helpers.record_hook'], allow_failed_imports=False)\n"
+        f.write(f'_base_ = {base!r}\n'
+                f'custom_imports = dict(imports={list(imports)!r}, '
+                'allow_failed_imports=False)\n'
                 f'custom_hooks = {hooks + list(extra_hooks)!r}\n')
     return str(path)
 

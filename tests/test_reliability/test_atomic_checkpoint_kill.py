@@ -17,30 +17,14 @@ from test_reliability.hvpt_reliability_utils import (  # noqa: I001
 # with the given backend; the file write stops half-way (the process then
 # waits to be killed), as a job killed during a large write would.
 WRITER = textwrap.dedent('''
-    import builtins, sys, time
+    import os.path as osp, sys
     import torch
     import hvpt_mm  # registers the backend
-    from mmengine.fileio.backends import local_backend
     from mmengine.runner.checkpoint import save_checkpoint
-    from hvpt_mm.engine import fileio
+    from _helpers.half_write import install_half_write
 
     target, marker, backend = sys.argv[1:4]
-    real_open = builtins.open
-
-    class HalfThenHang:
-        def __init__(self, *args):
-            self.f = real_open(*args)
-        def write(self, data):
-            self.f.write(data[:len(data) // 2])
-            self.f.flush()
-            real_open(marker, 'w').close()
-            time.sleep(300)
-        def __enter__(self):
-            return self
-        def __exit__(self, *exc):
-            self.f.close()
-
-    fileio.open = local_backend.open = HalfThenHang
+    install_half_write(osp.basename(target), marker)
     save_checkpoint(dict(state_dict=dict(w=torch.full((256, 256), 2.))),
                     target, backend_args=dict(backend=backend))
 ''')
