@@ -3,6 +3,7 @@
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from mmcv.cnn.bricks.drop import DropPath
 from torch import nn
 
@@ -86,6 +87,12 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
             stage as ``grad_norm_mim``, ``grad_norm_con``, ``grad_norm_mlc``
             (one extra backward from each loss to that stage). 0 switches
             the diagnostic off. Defaults to 0.
+        pool_visible (bool): Pool the last stage for ``con`` and ``mlc``
+            weighting each token by the visible share of its area, so that
+            the image-level heads read the unmasked part of the online view
+            (exact when mask blocks align with last-stage tokens, e.g.
+            32-px blocks with a stride-32 last stage). False pools all
+            tokens, mask tokens included. Defaults to False.
         data_preprocessor (dict, optional): Defaults to
             ``SelfSupDataPreprocessor``.
         init_cfg (dict | list[dict], optional): Initialisation config.
@@ -101,6 +108,7 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
                  loss_weights: Optional[Dict[str, float]] = None,
                  base_momentum: float = 0.01,
                  grad_norm_interval: int = 0,
+                 pool_visible: bool = False,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
@@ -148,6 +156,7 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
             raise ValueError('grad_norm_interval must be >= 0, got '
                              f'{grad_norm_interval}')
         self.grad_norm_interval = grad_norm_interval
+        self.pool_visible = pool_visible
         self._train_steps = 0
 
     @property
@@ -205,7 +214,7 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
         if self.with_mim:
             losses.update(self.forward_mim(feats, online, mask))
         if self.with_con or self.with_mlc:
-            pooled = self.pool(feats)  # ([B, C], )
+            pooled = self.pool_image(feats, mask)  # ([B, C], )
             if self.with_con:
                 losses.update(self.forward_con(pooled, key))
             if self.with_mlc:
@@ -239,6 +248,22 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
                      if g is not None)
             norms[f'grad_norm_{signal}'] = torch.as_tensor(sq).sqrt()
         return norms
+
+    def pool_image(self, feats: Tuple[torch.Tensor],
+                   mask: Optional[torch.Tensor]) -> Tuple[torch.Tensor]:
+        """Global pooling of the last stage for the image-level heads."""
+        if not self.pool_visible or mask is None:
+            return self.pool(feats)
+        feat = feats[-1]  # [B, C, h, w]
+        # Visible share of each last-stage token's area: [B, 1, h, w].
+        visible = 1 - F.adaptive_avg_pool2d(
+            mask[:, None].to(feat.dtype), feat.shape[-2:])
+        total = visible.sum((2, 3), keepdim=True)
+        # An image hidden everywhere falls back to the plain mean.
+        uniform = torch.full_like(visible, 1 / visible[0, 0].numel())
+        weights = torch.where(total > 0, visible / total.clamp_min(1e-6),
+                              uniform)
+        return ((feat * weights).sum((2, 3)), )
 
     def forward_mim(self, feats: Tuple[torch.Tensor], online: torch.Tensor,
                     mask: torch.Tensor) -> Dict[str, torch.Tensor]:

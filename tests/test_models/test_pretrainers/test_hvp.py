@@ -213,3 +213,21 @@ def test_signal_grad_norms_logged_at_interval():
     # Not in eval / no-grad calls.
     with torch.no_grad():
         model(views, samples, mode='loss')
+
+
+def test_pool_visible_weights_tokens_by_visible_area():
+    model = MODELS.build(dict(tiny_model_cfg(), pool_visible=True))
+    feat = torch.randn(2, 5, 2, 2)
+    mask = torch.zeros(2, 8, 8, dtype=torch.bool)
+    mask[0, :, :4] = True  # left column of tokens hidden
+    mask[1, :4, :4] = True
+    mask[1, :2, 4:] = True  # top-right token half hidden
+    pooled = model.pool_image((feat, ), mask)[0]
+    assert torch.allclose(pooled[0], feat[0, :, :, 1].mean(-1))
+    w = torch.tensor([[0., 0.5], [1., 1.]]) / 2.5
+    assert torch.allclose(pooled[1], (feat[1] * w).sum((1, 2)), atol=1e-6)
+    # Everything hidden: the plain mean. No mask or option off: the mean.
+    assert torch.allclose(
+        model.pool_image((feat, ), torch.ones(2, 8, 8))[0], feat.mean((2, 3)))
+    assert torch.allclose(model.pool_image((feat, ), None)[0],
+                          feat.mean((2, 3)))
