@@ -65,8 +65,8 @@ class HVPTLastCheckpointHook(Hook):
     ``epoch_N.pth`` / ``iter_N.pth`` (logging what it did); with none at
     all, a broken pointer stops the run with the reason.
 
-    It runs in ``before_run`` at the highest priority, ahead of
-    :class:`HVPTTrustCheckpointHook`, which trusts the file it points at.
+    It runs in ``before_run`` at the highest priority, before the runner
+    loads anything.
     """
 
     priority = 'HIGHEST'
