@@ -76,7 +76,8 @@ STAMP="$("$PY" -c 'import sys; print(sys.prefix)')/.hvpt_mm_setup"
 plan_key() { (cd / && "$PY" "$BUILD" plan 2>/dev/null | sed -n 's/^MMCV_KEY=//p'); }
 FINGERPRINT="$(cat "$REQ"/*.txt "$ROOT/setup.py" "$0" "$CHECKS" "$BUILD" | sha1sum | cut -c1-16):$ROOT"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$FINGERPRINT:$(plan_key)" ]] \
-   && (cd / && "$PY" -c 'import hvpt_mm, mmcv.ops, mmdet, mmseg, mmpretrain' 2>/dev/null); then
+   && (cd / && "$PY" -c 'import hvpt_mm, mmcv.ops, mmdet, mmseg, mmpretrain' 2>/dev/null) \
+   && "$PY" "$CHECKS" mim-folder --check "$ROOT" 2>/dev/null; then
   say "already set up (stamp $STAMP); nothing to do"
   exit 0
 fi
@@ -158,10 +159,13 @@ say "installing the test tools (requirements/tests.txt) under the stack's pins"
 "${PIP[@]}" install -q -r "$REQ/tests.txt" "${CONSTRAINTS[@]}"
 "$PY" "$CHECKS" verify "$PINS" "$REQ/build.txt" "$REQ/runtime.txt" "$REQ/optional.txt" \
   || die "the environment breaks the stack's pins (above; numpy must stay < 2)"
-# compat mode: mmengine finds an editable package (and its .mim configs)
-# through its distribution location, which PEP 660 finders hide.
-"${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT" \
+# Editable in setuptools' compat mode: the checkout is a path entry and
+# hvpt_mm imports from it (pip passes the setting only with --use-pep517;
+# without, it runs setup.py develop, which drops it). mim looks for configs
+# and tools in site-packages/hvpt_mm/.mim: a link to the checkout's.
+"${PIP[@]}" install -q --no-deps --no-build-isolation --use-pep517 -e "$ROOT" \
   --config-settings editable_mode=compat
+"$PY" "$CHECKS" mim-folder "$ROOT" || die "mim cannot find the package's configs (see above)"
 
 (cd / && "$PY" - <<'EOF') || die "the installed stack does not import; see the traceback above"
 import torch, mmcv, mmengine, mmpretrain, mmdet, mmseg, hvpt_mm

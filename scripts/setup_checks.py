@@ -8,8 +8,10 @@ parse error. Tested in ``tests/test_scripts/test_setup_checks.py``.
     python scripts/setup_checks.py preflight [--compiler-optional]
     python scripts/setup_checks.py pins requirements/build.txt ...
     python scripts/setup_checks.py verify requirements/build.txt ...
+    python scripts/setup_checks.py mim-folder CHECKOUT [--check]
 """
 import argparse
+import json
 import os
 import os.path as osp
 import re
@@ -214,6 +216,109 @@ def verify(pins: Sequence[Tuple[str, str]],
     return bad
 
 
+# ------------------------------------------------------------------ mim
+PACKAGE = 'hvpt_mm'
+RECORD_ENTRY = PACKAGE + '/.mim,,'
+
+
+def _editable_dist(checkout: str):
+    """The installed hvpt_mm distribution if it is editable from ``checkout``.
+
+    Returns:
+        tuple: ``(site folder, RECORD path)``, or None for another install.
+    """
+    from importlib import metadata
+
+    # The checkout's own hvpt_mm.egg-info may be on the path too.
+    for dist in metadata.distributions(name=PACKAGE):
+        try:
+            direct = json.loads(dist.read_text('direct_url.json') or '{}')
+        except ValueError:
+            continue
+        url = direct.get('url', '')
+        if not (direct.get('dir_info', {}).get('editable')
+                and url.startswith('file://') and osp.realpath(
+                    url[len('file://'):]) == osp.realpath(checkout)):
+            continue
+        record = [f for f in dist.files or () if f.name == 'RECORD'
+                  and f.parent.name.endswith('.dist-info')]
+        if record:
+            path = str(record[0].locate())
+            return osp.dirname(osp.dirname(path)), path
+    return None
+
+
+def mim_folder(checkout: str, check: bool = False) -> Optional[str]:
+    """Give openmim the package folder an editable install lacks.
+
+    ``mim train/test hvpt_mm CONFIG`` looks for configs and tools in
+    ``<location>/hvpt_mm/.mim``, the location being the folder of the
+    installed distribution's metadata (site-packages); an editable install
+    leaves the package in the checkout. This links
+    ``site-packages/hvpt_mm/.mim`` to the checkout's ``hvpt_mm/.mim`` (whose
+    links setup.py makes) and lists it in the distribution's RECORD, so
+    that ``pip uninstall hvpt_mm`` removes it. That folder holds no
+    ``__init__.py``: Python still imports the package from the checkout
+    (the path entry of setuptools' compat editable mode), since a regular
+    package wins over a namespace portion; a fresh interpreter checks it
+    (under a PEP 660 import finder the folder would shadow the package:
+    refused, and removed).
+
+    Args:
+        checkout (str): The checkout installed editable.
+        check (bool): Only report whether the link is in place.
+
+    Returns:
+        str | None: What is wrong, or None (also when hvpt_mm is not
+        installed editable from ``checkout``: nothing to link).
+    """
+    found = _editable_dist(checkout)
+    if found is None:
+        return None
+    site, record = found
+    target = osp.join(checkout, PACKAGE, '.mim')
+    folder = osp.join(site, PACKAGE)
+    link = osp.join(folder, '.mim')
+    with open(record) as f:
+        recorded = RECORD_ENTRY in f.read().splitlines()
+    in_place = (osp.islink(link) and recorded
+                and osp.realpath(link) == osp.realpath(target))
+    if check:
+        return None if in_place else '{} is not linked to {}'.format(
+            link, target)
+    if not osp.isfile(osp.join(target, 'tools', 'train.py')):
+        return '{} holds no tools/train.py (setup.py writes it)'.format(
+            target)
+    if osp.exists(osp.join(folder, '__init__.py')):
+        return '{} holds a package; not an editable install'.format(folder)
+    if osp.lexists(link) and not osp.islink(link):
+        return '{} exists and is not a link'.format(link)
+    if not in_place:
+        os.makedirs(folder, exist_ok=True)
+        if osp.lexists(link):
+            os.remove(link)
+        os.symlink(target, link)
+    proc = subprocess.run(
+        [sys.executable, '-c', 'import importlib.util as u; '
+         'print(u.find_spec("hvpt_mm").origin)'],
+        cwd='/', stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        universal_newlines=True)
+    origin = proc.stdout.strip().splitlines()[-1:] or ['']
+    if proc.returncode != 0 or osp.realpath(osp.dirname(origin[0])) != \
+            osp.realpath(osp.join(checkout, PACKAGE)):
+        os.remove(link)
+        if not os.listdir(folder):
+            os.rmdir(folder)
+        return ('with {} in place, hvpt_mm does not import from {} (it '
+                'imports from {}); install it with pip install --use-pep517 '
+                '-e {} --config-settings editable_mode=compat'.format(
+                    link, checkout, proc.stdout.strip()[-300:], checkout))
+    if not recorded:
+        with open(record, 'a') as f:
+            f.write(RECORD_ENTRY + '\n')
+    return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='cmd')
@@ -222,7 +327,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name in ('pins', 'verify'):
         p = sub.add_parser(name)
         p.add_argument('requirements', nargs='+')
+    mim = sub.add_parser('mim-folder')
+    mim.add_argument('checkout')
+    mim.add_argument('--check', action='store_true')
     args = parser.parse_args(argv)
+    if args.cmd == 'mim-folder':
+        problem = mim_folder(args.checkout, args.check)
+        if problem:
+            print(problem, file=sys.stderr)
+        return 1 if problem else 0
     if args.cmd == 'preflight':
         problems, notes = preflight(args.compiler_optional)
         for note in notes:

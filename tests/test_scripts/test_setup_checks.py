@@ -164,3 +164,89 @@ def test_setup_refuses_unsupported_python_at_once(python, tmp_path):
                            text=True).stdout.strip()
     reason = 'numpy<2' if int(minor) >= 13 else 'torch 2.14 needs'
     assert reason in proc.stderr
+
+
+# ------------------------------------------------------------------ mim
+def _editable_install(tmp_path, compat: bool):
+    """The checkout installed editable as setup.sh installs it.
+
+    Into a venv that sees this environment's packages (a path entry for
+    its site-packages) but installs its own hvpt_mm.
+
+    Returns:
+        tuple[str, str, str]: The venv's python, site-packages, checkout.
+    """
+    import sysconfig
+
+    from _helpers.install import NOT_SOURCES
+    checkout = str(tmp_path / 'src')
+    shutil.copytree(REPO, checkout, ignore=shutil.ignore_patterns(
+        *NOT_SOURCES))
+    venv = str(tmp_path / 'venv')
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', venv],
+                   check=True)
+    python = osp.join(venv, 'bin', 'python')
+    site = subprocess.run(
+        [python, '-c', 'import sysconfig; print(sysconfig.get_paths()'
+         '["purelib"])'], capture_output=True, text=True,
+        check=True).stdout.strip()
+    with open(osp.join(site, 'zz_stack.pth'), 'w') as f:
+        f.write(sysconfig.get_paths()['purelib'] + '\n')
+    cmd = [python, '-m', 'pip', '--disable-pip-version-check', 'install',
+           '-q', '--no-deps', '--no-build-isolation', '--use-pep517', '-e',
+           checkout]
+    if compat:
+        cmd += ['--config-settings', 'editable_mode=compat']
+    proc = subprocess.run(cmd, cwd='/', capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return python, site, checkout
+
+
+def _in_venv(python: str, code: str) -> str:
+    proc = subprocess.run([python, '-W', 'ignore', '-c', code], cwd='/',
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.strip()
+
+
+def test_mim_folder_for_editable_install(tmp_path):
+    """mim resolves the checkout's configs and tools; imports stay there;
+    ``pip uninstall`` removes the link."""
+    python, site, checkout = _editable_install(tmp_path, compat=True)
+    proc = subprocess.run([python, SCRIPT, 'mim-folder', checkout],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    link = osp.join(site, 'hvpt_mm', '.mim')
+    assert os.readlink(link) == osp.join(checkout, 'hvpt_mm', '.mim')
+    pkg_root, module = _in_venv(python, (
+        'from mim.utils import get_installed_path; import hvpt_mm; '
+        'print(get_installed_path("hvpt_mm")); print(hvpt_mm.__file__)'
+    )).splitlines()[-2:]
+    assert module == osp.join(checkout, 'hvpt_mm', '__init__.py')
+    for name in ('tools/train.py', 'tools/test.py',
+                 'configs/pretrain/hvpt_swin-b.py'):
+        assert osp.realpath(osp.join(pkg_root, '.mim', name)) == \
+            osp.join(osp.realpath(checkout), name)
+    check = [python, SCRIPT, 'mim-folder', '--check', checkout]
+    assert subprocess.run(check).returncode == 0
+
+    proc = subprocess.run([python, '-m', 'pip', 'uninstall', '-y',
+                           'hvpt_mm'], cwd='/', capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert not osp.lexists(osp.join(site, 'hvpt_mm'))
+    assert osp.isfile(osp.join(checkout, 'hvpt_mm', '.mim', 'tools',
+                               'train.py'))
+
+
+def test_mim_folder_refuses_a_finder_install(tmp_path):
+    """Under a PEP 660 import finder the folder would shadow the package:
+    refused with the command that works, and removed."""
+    python, site, checkout = _editable_install(tmp_path, compat=False)
+    check = [python, SCRIPT, 'mim-folder', '--check', checkout]
+    assert subprocess.run(check, capture_output=True).returncode == 1
+    proc = subprocess.run([python, SCRIPT, 'mim-folder', checkout],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert 'editable_mode=compat' in proc.stderr
+    assert not osp.lexists(osp.join(site, 'hvpt_mm'))
