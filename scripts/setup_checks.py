@@ -272,6 +272,7 @@ def mim_folder(checkout: str, check: bool = False) -> Optional[str]:
         str | None: What is wrong, or None (also when hvpt_mm is not
         installed editable from ``checkout``: nothing to link).
     """
+    checkout = osp.abspath(checkout)
     found = _editable_dist(checkout)
     if found is None:
         return None

@@ -213,7 +213,7 @@ def test_mim_folder_for_editable_install(tmp_path):
     """mim resolves the checkout's configs and tools; imports stay there;
     ``pip uninstall`` removes the link."""
     python, site, checkout = _editable_install(tmp_path, compat=True)
-    proc = subprocess.run([python, SCRIPT, 'mim-folder', checkout],
+    proc = subprocess.run([python, SCRIPT, 'mim-folder', '.'], cwd=checkout,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     link = osp.join(site, 'hvpt_mm', '.mim')
