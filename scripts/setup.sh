@@ -134,7 +134,7 @@ if mmcv_ok; then
   say "keeping installed mmcv $MMCV_VERSION with compiled ops"
 else
   if [[ -s "$CACHE/logs/ops-check.err" ]]; then
-    say "the installed mmcv does not serve this build: $(tail -n 1 "$CACHE/logs/ops-check.err")"
+    say "the installed mmcv does not serve this build: $(tail -n 1 "$CACHE/logs/ops-check.err" | sed 's/.*ERROR:[^ ]* //')"
   fi
   "${PIP[@]}" install -q -r "$REQ/build.txt" -c "$PINS"
   # A cached wheel for this key, or a new build (the wheel is ABI-bound to
