@@ -17,7 +17,9 @@ node, CI) therefore builds the CPU ops unless asked.
 The CUDA build needs nothing outside PyPI: the ``cuda-toolkit`` release
 that torch itself depends on (``nvcc``, ``cccl`` and ``cudart`` extras) is
 installed into ``<cache>/cuda/<version>`` and merged with the CUDA headers
-of torch's own ``nvidia-*`` wheels into a ``CUDA_HOME`` for the build.
+of torch's own ``nvidia-*`` wheels into a ``CUDA_HOME`` for the build (a
+``CUDA_HOME`` already set is used instead when its nvcc is torch's CUDA
+release).
 ``TORCH_CUDA_ARCH_LIST`` is the user's if set, else the visible GPUs'
 compute capabilities, else the architectures torch was built for.
 
