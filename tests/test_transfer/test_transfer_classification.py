@@ -73,7 +73,8 @@ def test_finetune(source, window, size, hvp_ckpt, backbone_ckpt):
     assert set(log.unexpected) <= {'mask_token'}
 
     optim_cfg = cfg.optim_wrapper.copy()
-    optim_cfg.update(type='OptimWrapper')  # AMP needs a GPU
+    # AMP needs a GPU: tests/test_gpu/test_gpu_amp.py covers it.
+    optim_cfg.update(type='OptimWrapper')
     optim_cfg.pop('loss_scale', None)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         optim = build_optim_wrapper(model, optim_cfg)
