@@ -130,7 +130,8 @@ class HVPTMixedSignals(BaseTransform):
     **Added Keys:**
 
     - mask (np.ndarray): ``(input_size / model_patch_size)^2`` patch mask,
-      1 = masked (absent when ``mask_generator=None``).
+      1 = masked (absent when ``mask_generator=None``); all zero when this
+      image's online view is left clean (see ``labelled_mask_prob``).
     - gt_score (np.ndarray): ``float32`` multi-hot of length
       ``num_classes``, all zero for unlabelled images.
     - has_label (bool): whether ``gt_score`` is a real label.
@@ -155,6 +156,12 @@ class HVPTMixedSignals(BaseTransform):
             ``model_patch_size=4`` and ``mask_ratio=0.6``.
         with_target_view (bool): Produce the target view (needed only by the
             contrastive signal). Defaults to True.
+        labelled_mask_prob (float): Probability that a labelled image's
+            online view is masked; otherwise its mask is all zero and the
+            view reaches the multi-label and contrastive heads whole (it
+            then adds nothing to the masked-pixel loss). Defaults to 1.
+        unlabelled_mask_prob (float): The same for unlabelled images.
+            Defaults to 1.
     """
 
     def __init__(self,
@@ -163,10 +170,18 @@ class HVPTMixedSignals(BaseTransform):
                  online_pipeline: Optional[Sequence[dict]] = None,
                  target_pipeline: Optional[Sequence[dict]] = None,
                  mask_generator: Optional[dict] = 'default',
-                 with_target_view: bool = True) -> None:
+                 with_target_view: bool = True,
+                 labelled_mask_prob: float = 1.,
+                 unlabelled_mask_prob: float = 1.) -> None:
         if num_classes <= 0:
             raise ValueError(
                 f'num_classes must be positive, got {num_classes}')
+        for name, prob in (('labelled_mask_prob', labelled_mask_prob),
+                           ('unlabelled_mask_prob', unlabelled_mask_prob)):
+            if not 0 <= prob <= 1:
+                raise ValueError(f'{name} must be in [0, 1], got {prob}')
+        self.labelled_mask_prob = labelled_mask_prob
+        self.unlabelled_mask_prob = unlabelled_mask_prob
         self.num_classes = num_classes
         self.input_size = input_size
         self.online_pipeline = _compose(with_input_size(
@@ -211,6 +226,10 @@ class HVPTMixedSignals(BaseTransform):
         results['has_label'] = has_label
         if self.mask_generator is not None:
             results = self.mask_generator(results)
+            prob = (self.labelled_mask_prob
+                    if has_label else self.unlabelled_mask_prob)
+            if prob < 1 and np.random.rand() >= prob:
+                results['mask'] = np.zeros_like(results['mask'])
         return results
 
     def _multi_hot(self, results: dict):
@@ -241,7 +260,9 @@ class HVPTMixedSignals(BaseTransform):
         repr_str += f'online_pipeline={self.online_pipeline}, '
         repr_str += f'target_pipeline={self.target_pipeline}, '
         repr_str += f'mask_generator={self.mask_generator}, '
-        repr_str += f'with_target_view={self.with_target_view})'
+        repr_str += f'with_target_view={self.with_target_view}, '
+        repr_str += f'labelled_mask_prob={self.labelled_mask_prob}, '
+        repr_str += f'unlabelled_mask_prob={self.unlabelled_mask_prob})'
         return repr_str
 
 

@@ -269,6 +269,10 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
                     mask: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Masked-pixel regression of the online view."""
         rec = self.neck(feats[-1])  # [B, 3, H, W]
+        if not mask.any():
+            # Every view of the batch left clean: nothing to reconstruct
+            # (the loss normalises by the masked count); keep the graph.
+            return dict(loss_mim=rec.sum() * 0.)
         loss = self.head.loss(rec, online, mask)
         return dict(loss_mim=loss * self.loss_weights['mim'])
 

@@ -87,8 +87,27 @@ def test_repr():
     assert 'online_pipeline=Compose(' in r and 'target_pipeline=Compose(' in r
     assert 'SimMIMMaskGenerator(input_size=64, mask_patch_size=32, ' \
         'model_patch_size=4, mask_ratio=0.6)' in r
-    assert r.endswith('with_target_view=True)')
+    assert r.endswith('with_target_view=True, labelled_mask_prob=1.0, '
+                      'unlabelled_mask_prob=1.0)')
     assert 'Solarize' in r and 'GaussianBlur' in r
+
+
+@pytest.mark.parametrize('labelled', [True, False])
+def test_mask_prob_leaves_views_clean(labelled):
+    """Labelled and unlabelled images are masked with their own odds."""
+    label = [1] if labelled else None
+    never = _build(labelled_mask_prob=0., unlabelled_mask_prob=1.)
+    half = _build(labelled_mask_prob=0.5, unlabelled_mask_prob=0.5)
+    np.random.seed(0)
+    masked = [never(_results(label=label, seed=i))['mask'].any()
+              for i in range(20)]
+    assert all(masked) != labelled and any(masked) != labelled
+    out = [half(_results(label=label, seed=i))['mask'] for i in range(40)]
+    clean = [not m.any() for m in out]
+    assert 5 < sum(clean) < 35
+    assert all(m.shape == (16, 16) for m in out)
+    with pytest.raises(ValueError, match='labelled_mask_prob'):
+        _build(labelled_mask_prob=1.5)
 
 
 def test_wrong_view_size_is_reported():

@@ -231,3 +231,17 @@ def test_pool_visible_weights_tokens_by_visible_area():
         model.pool_image((feat, ), torch.ones(2, 8, 8))[0], feat.mean((2, 3)))
     assert torch.allclose(model.pool_image((feat, ), None)[0],
                           feat.mean((2, 3)))
+
+
+def test_batch_without_masked_view_gives_zero_mim():
+    """Views left clean by the transform add nothing to loss_mim."""
+    model = build()
+    views, samples = make_batch()
+    samples[0].set_mask(torch.zeros_like(samples[0].mask))
+    partly = model(views, samples, mode='loss')['loss_mim']
+    assert torch.isfinite(partly) and partly > 0
+    for ds in samples:
+        ds.set_mask(torch.zeros_like(ds.mask))
+    out = model(views, samples, mode='loss')
+    assert out['loss_mim'].item() == 0 and out['loss_mim'].requires_grad
+    assert out['loss_mlc'] > 0 and torch.isfinite(out['loss_con'])
