@@ -43,6 +43,8 @@ train_dataloader = dict(
     persistent_workers=True,
     dataset=dict(
         _delete_=True, **scenes, ann_file='annotations/multilabel_train.json',
+        # The first 4,000 train scenes.
+        indices=4000,
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=100,

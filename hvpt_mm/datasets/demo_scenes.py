@@ -305,11 +305,11 @@ def _write_split(out_dir: str, split: str, num: int, photos: np.ndarray,
 
 
 def build_demo_dataset(out_dir: str,
-                       num_train: int = 4000,
+                       num_train: int = 32000,
                        num_val: int = 500,
                        num_test: int = 500,
                        size: int = 64,
-                       unlabelled_fraction: float = 0.5,
+                       unlabelled_fraction: float = 0.25,
                        seed: int = 0,
                        fmnist_root: Optional[str] = None,
                        progress: bool = True) -> dict:
@@ -327,12 +327,12 @@ def build_demo_dataset(out_dir: str,
 
     Args:
         out_dir (str): Output folder (a dataset config's ``data_root``).
-        num_train (int): Train scenes. Defaults to 4000.
+        num_train (int): Train scenes. Defaults to 32000.
         num_val (int): Validation scenes. Defaults to 500.
         num_test (int): Test scenes. Defaults to 500.
         size (int): Scene side in pixels, 32-128. Defaults to 64.
         unlabelled_fraction (float): Share of train scenes listed as
-            unlabelled for pre-training. Defaults to 0.5.
+            unlabelled for pre-training. Defaults to 0.25.
         seed (int): Seed of everything. Defaults to 0.
         fmnist_root (str, optional): Folder of the IDX files; see
             :func:`find_fashion_mnist`. Defaults to None.

@@ -24,10 +24,10 @@ from rich.progress import (BarColumn, Progress, TextColumn,
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'demo')
 PRETRAIN_CONFIGS = {
-    'hvp': 'hvpt_swin-demo_1xb64-8e_scenes-64px.py',
-    'mim-only': 'hvpt_swin-demo_mim-only_1xb64-8e_scenes-64px.py',
-    'con-only': 'hvpt_swin-demo_con-only_1xb64-8e_scenes-64px.py',
-    'mlc-only': 'hvpt_swin-demo_mlc-only_1xb64-8e_scenes-64px.py',
+    'hvp': 'hvpt_swin-demo_1xb64-3e_scenes-64px.py',
+    'mim-only': 'hvpt_swin-demo_mim-only_1xb64-3e_scenes-64px.py',
+    'con-only': 'hvpt_swin-demo_con-only_1xb64-3e_scenes-64px.py',
+    'mlc-only': 'hvpt_swin-demo_mlc-only_1xb64-3e_scenes-64px.py',
 }
 # name -> (config, {metric key in scalars.json: column name})
 TRANSFERS = {

@@ -154,7 +154,8 @@ def test_pretrain_split(built):
     with open(osp.join(built, 'annotations/pretrain_unlabelled.txt')) as f:
         unl = f.read().split()
     lab_paths = [d['img_path'] for d in lab['data_list']]
-    assert len(unl) == 5 and len(lab_paths) == 5
+    # the default quarter of the train scenes is unlabelled
+    assert len(unl) == 2 and len(lab_paths) == 8
     assert sorted(lab_paths + unl) == [d['img_path'] for d in train]
     assert all(osp.isfile(osp.join(built, p)) for p in unl)
 

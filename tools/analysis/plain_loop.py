@@ -325,7 +325,7 @@ def parse_args() -> argparse.Namespace:
             ('drop-path', float, 0.05),
             ('init', inits, 'torch')]), ('hvp', [
             ('config', str, 'configs/demo/'
-             'hvpt_swin-demo_1xb64-8e_scenes-64px.py'),
+             'hvpt_swin-demo_1xb64-3e_scenes-64px.py'),
             ('loss-weights', lambda t: [float(v) for v in t.split(',')],
              None),
             ('labelled-fraction', float, 0.75),

@@ -20,13 +20,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         'out_dir', nargs='?', default='data/hvpt_demo',
         help='output folder, the data_root of the dataset configs')
-    parser.add_argument('--num-train', type=int, default=4000)
+    parser.add_argument('--num-train', type=int, default=32000)
     parser.add_argument('--num-val', type=int, default=500)
     parser.add_argument('--num-test', type=int, default=500)
     parser.add_argument(
         '--size', type=int, default=64, help='scene side, 32-128 px')
     parser.add_argument(
-        '--unlabelled-fraction', type=float, default=0.5,
+        '--unlabelled-fraction', type=float, default=0.25,
         help='share of train scenes listed as unlabelled for pre-training')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
