@@ -3,10 +3,10 @@
 from .pipeline import (COLUMNS, PRETRAIN_CONFIGS, TRANSFERS, Budget,
                        run_pipeline, run_stage)
 from .report import (markdown_table, mean_spread, plot_loss_curves,
-                     summary_markdown, val_images)
+                     signal_summary, summary_markdown, val_images)
 
 __all__ = [
     'COLUMNS', 'PRETRAIN_CONFIGS', 'TRANSFERS', 'Budget', 'run_pipeline',
     'run_stage', 'markdown_table', 'mean_spread', 'plot_loss_curves',
-    'summary_markdown', 'val_images'
+    'signal_summary', 'summary_markdown', 'val_images'
 ]

@@ -7,6 +7,7 @@ import statistics
 from typing import Dict, List, Optional, Sequence
 
 SIGNALS = ('loss_mim', 'loss_con', 'loss_mlc')
+GRAD_NORMS = ('grad_norm_mim', 'grad_norm_con', 'grad_norm_mlc')
 
 
 def markdown_table(rows: Sequence[Dict[str, object]],
@@ -42,6 +43,36 @@ def read_scalars(work_dir: str) -> List[dict]:
         raise FileNotFoundError(f'{work_dir}: no vis_data/scalars.json')
     with open(files[-1]) as f:
         return [json.loads(line) for line in f]
+
+
+def signal_summary(work_dir: str, last_iters: int = 50) -> Dict[str, float]:
+    """Per-signal figures of a pre-training run, from its training log.
+
+    Args:
+        work_dir (str): The run's work dir (holds ``*/vis_data``).
+        last_iters (int): Each loss is averaged over the records of the
+            last ``last_iters`` iterations. Defaults to 50.
+
+    Returns:
+        dict[str, float]: ``loss_*`` at the end of the run and
+        ``grad_norm_*`` averaged over the whole run (each signal's gradient
+        norm on the last backbone stage), for the signals the run logged.
+    """
+    records = [r for r in read_scalars(work_dir) if 'step' in r]
+    if not records:
+        raise ValueError(f'{work_dir}: the training log has no iteration')
+    end = max(r['step'] for r in records)
+    summary = {}
+    for key in SIGNALS:
+        vals = [r[key] for r in records
+                if key in r and r['step'] > end - last_iters]
+        if vals:
+            summary[key] = statistics.fmean(vals)
+    for key in GRAD_NORMS:
+        vals = [r[key] for r in records if key in r]
+        if vals:
+            summary[key] = statistics.fmean(vals)
+    return summary
 
 
 def plot_loss_curves(runs: Dict[str, str], out_file: str) -> str:

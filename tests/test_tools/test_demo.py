@@ -82,6 +82,16 @@ def test_benchmark_table_and_verdict(tmp_path):
     assert 'linear mAP: HVP 51.00 is at or above the best single signal ' \
         '(mim-only, 46.00).' in verdict
     assert bench.aggregate(results[:1])[0]['linear mAP'] == '50.00'
+    # HVP against random initialisation: gap against twice the spread.
+    assert '- linear mAP: HVP 51.00 vs random initialisation 31.00 (gap ' \
+        '+20.00; more than twice the seed spread, 2.83).' in verdict
+    narrow = [
+        dict(r, metrics=dict(r['metrics'], **{
+            'box AP': 6. + r['seed'] * (r['variant'] == 'hvp')}))
+        for r in results
+    ]
+    assert 'box AP: HVP 7.00 vs random initialisation 6.00 (gap +1.00; ' \
+        'not more than twice the seed spread, 2.83).' in bench.verdict(narrow)
     for r in results:
         r['seconds'] = dict(pretrain=60., linear=30.)
     per_run = bench.per_run_table(results)
@@ -91,6 +101,45 @@ def test_benchmark_table_and_verdict(tmp_path):
     bench.update_doc(str(doc), 'new table\n')
     assert doc.read_text() == \
         f'# x\n{bench.BEGIN}\nnew table\n{bench.END}\ntail\n'
+
+
+def _write_scalars(work_dir, records):
+    vis = work_dir / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    with open(vis / 'scalars.json', 'w') as f:
+        for r in records:
+            f.write(json.dumps(r) + '\n')
+
+
+def test_benchmark_signals_table(tmp_path):
+    bench = _load_benchmark()
+    results = []
+    for seed, mlc in ((0, 5.), (1, 4.)):
+        work = tmp_path / f'hvp{seed}'
+        # losses every 10 iterations; the last 50 are iterations 60-100
+        _write_scalars(work, [
+            dict(step=i, loss_mim=1. if i > 50 else 9., loss_con=2.,
+                 loss_mlc=mlc, **({'grad_norm_mim': 1., 'grad_norm_con': 1.,
+                                   'grad_norm_mlc': 2.} if i % 20 == 0
+                                  else {}))
+            for i in range(10, 101, 10)
+        ] + [{'coco/bbox_mAP': 1.}])
+        results.append(dict(variant='hvp', seed=seed, pretrain_dir=str(work)))
+    work = tmp_path / 'mim'
+    _write_scalars(work, [dict(step=10, loss_mim=3., grad_norm_mim=0.5)])
+    results.append(dict(variant='mim-only', seed=0, pretrain_dir=str(work)))
+    results.append(dict(variant='random', seed=0, pretrain_dir=None))
+    table = bench.signals_table(results)
+    lines = table.splitlines()
+    assert lines[0] == ('| pre-training | seeds | loss_mim | loss_con | '
+                        'loss_mlc | grad_norm_mim | grad_norm_con | '
+                        'grad_norm_mlc | grad share mim / con / mlc |')
+    assert lines[2] == ('| hvp | 2 | 1.00 | 2.00 | 4.50 | 1.00 | 1.00 | '
+                        '2.00 | 25 % / 25 % / 50 % |')
+    assert lines[3] == ('| mim-only | 1 | 3.00 | - | - | 0.50 | - | - | '
+                        '100 % / 0 % / 0 % |')
+    assert len(lines) == 4  # random initialisation has no pre-training
+    assert bench.signals_table(results[-1:]) == ''
 
 
 def _fake_run(work_dir, variant='hvp', seed=0):

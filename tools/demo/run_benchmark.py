@@ -35,7 +35,9 @@ import statistics
 import time
 
 from hvpt_mm.demo import (COLUMNS, markdown_table, mean_spread,
-                          plot_loss_curves, run_pipeline, run_stage)
+                          plot_loss_curves, run_pipeline, run_stage,
+                          signal_summary)
+from hvpt_mm.demo.report import GRAD_NORMS, SIGNALS
 from hvpt_mm.demo.pipeline import REPO, console
 
 VARIANTS = ['hvp', 'mim-only', 'con-only', 'mlc-only', 'random']
@@ -84,18 +86,22 @@ def verdict(results: list) -> str:
     """Where HVP stands against the best single signal, per metric.
 
     A gap smaller than the larger of the two seed spreads (std) is flagged:
-    such a ranking is not something the seeds can separate.
+    such a ranking is not something the seeds can separate. With random
+    initialisation in the results, a line per metric says whether HVP
+    beats it by more than twice the larger seed spread.
     """
     values = {}
     for r in results:
         for col in COLUMNS:
             values.setdefault(r['variant'], {}).setdefault(col, []).append(
                 r['metrics'][col])
-    singles = [v for v in ('mim-only', 'con-only', 'mlc-only') if v in values]
-    if 'hvp' not in values or not singles:
+    if 'hvp' not in values:
         return ''
     lines = []
-    for col in COLUMNS:
+    if 'random' in values:
+        lines += [_against_random(values, col) for col in COLUMNS]
+    singles = [v for v in ('mim-only', 'con-only', 'mlc-only') if v in values]
+    for col in COLUMNS if singles else ():
         hvp = values['hvp'][col]
         best = max(singles, key=lambda v: statistics.fmean(values[v][col]))
         other = values[best][col]
@@ -109,7 +115,62 @@ def verdict(results: list) -> str:
             line += (f'; the gap ({abs(gap):.2f}) is within the seed spread '
                      f'({max(spreads):.2f})')
         lines.append(line + '.')
-    return '\n'.join(lines) + '\n'
+    return '\n'.join(lines) + '\n' if lines else ''
+
+
+def _against_random(values: dict, col: str) -> str:
+    """HVP against random initialisation on one metric."""
+    hvp, rnd = values['hvp'][col], values['random'][col]
+    gap = statistics.fmean(hvp) - statistics.fmean(rnd)
+    spreads = [statistics.stdev(v) for v in (hvp, rnd) if len(v) > 1]
+    line = (f'- {col}: HVP {statistics.fmean(hvp):.2f} vs random '
+            f'initialisation {statistics.fmean(rnd):.2f} (gap {gap:+.2f}')
+    if spreads:
+        twice = 2 * max(spreads)
+        word = 'more' if gap > twice else 'not more'
+        line += f'; {word} than twice the seed spread, {twice:.2f}'
+    return line + ').'
+
+
+def signals_table(results: list) -> str:
+    """Per-signal losses at the end of pre-training and mean gradient norms.
+
+    One row per pre-trained variant, each figure averaged over its seeds
+    (see :func:`hvpt_mm.demo.signal_summary`); ``-`` for a signal that is
+    off. The shares say how the gradient on the last backbone stage splits
+    between the signals that are on.
+    """
+    rows = []
+    for variant in VARIANTS:
+        runs = [
+            signal_summary(r['pretrain_dir']) for r in results
+            if r['variant'] == variant and r['pretrain_dir']
+        ]
+        if not runs:
+            continue
+        row = {'pre-training': variant, 'seeds': len(runs)}
+        for key in SIGNALS + GRAD_NORMS:
+            vals = [run[key] for run in runs if key in run]
+            row[key] = statistics.fmean(vals) if vals else None
+        norms = [row[k] or 0. for k in GRAD_NORMS]
+        if sum(norms) > 0:
+            row['grad share mim / con / mlc'] = ' / '.join(
+                f'{100 * n / sum(norms):.0f} %' for n in norms)
+        rows.append(row)
+    if not rows:
+        return ''
+    return markdown_table(rows, ['pre-training', 'seeds', *SIGNALS,
+                                 *GRAD_NORMS, 'grad share mim / con / mlc'])
+
+
+def signals_section(results: list) -> str:
+    """The signals table with its caption, or nothing."""
+    table = signals_table(results)
+    if not table:
+        return ''
+    return ('Pre-training signals (losses: mean of the last 50 iterations; '
+            'gradient norms on the last backbone stage, mean over the run; '
+            'mean over seeds):\n\n' + table + '\n')
 
 
 def per_run_table(results: list) -> str:
@@ -184,6 +245,7 @@ def main() -> None:
             f'({platform.processor() or platform.machine()}, '
             f'{os.cpu_count()} cores; {timing}; seeds done: {seeds}). Val '
             'scenes; COCO AP in percent; mean ± std over seeds.\n\n'
+            f'{signals_section(results)}'
             '<details><summary>Every run</summary>\n\n'
             f'{per_run_table(results)}\n</details>\n')
     with open(osp.join(args.report_dir, 'benchmark.md'), 'w') as f:
