@@ -67,8 +67,8 @@ model = dict(
     # 7.9 (the prior's entropy) instead of 1000 * ln 2 = 693, which would
     # dwarf loss_mim (~1) and loss_con (~3) and, through the gradient clip,
     # shrink their updates (measured, Swin-T: total gradient norm 17 with
-    # the prior, 520 without, against a clip at 5). Set it to labels per image / num_classes for
-    # other data (e.g. 2.9 / 80 for COCO).
+    # the prior, 520 without, against a clip at 5). Set it to labels per
+    # image / num_classes for other data (e.g. 2.9 / 80 for COCO).
     # For the asymmetric loss: loss=dict(type='AsymmetricLoss', gamma_pos=0,
     # gamma_neg=4, clip=0.05).
     mlc_head=dict(
