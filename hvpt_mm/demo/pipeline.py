@@ -41,6 +41,8 @@ TRANSFERS = {
                      {'mIoU': 'mIoU'}),
 }
 COLUMNS = ['linear mAP', 'box AP', 'mask AP', 'mIoU']
+# COCO AP is a fraction in mmdet, mAP / mIoU are percentages.
+_SCALE = {'coco/bbox_mAP': 100., 'coco/segm_mAP': 100.}
 # mmengine's log lines: "Epoch(train)  [3][20/63]" or "Iter(train) [20/1500]"
 _EPOCH = re.compile(r'Epoch\(train\)\s*\[(\d+)\]\[\s*(\d+)/(\d+)\]')
 _ITER = re.compile(r'Iter\(train\)\s*\[\s*(\d+)/(\d+)\]')
@@ -218,16 +220,80 @@ def transfer(name: str, backbone: Optional[str], work_dir: str, seed: int,
     run_stage(name, _train_cmd(config, work_dir, opts, seed),
               osp.join(work_dir, 'train.log'), total=total)
     metrics = last_metrics(work_dir, list(keys))
-    # COCO AP is a fraction in mmdet, mAP / mIoU are percentages.
-    scale = {'coco/bbox_mAP': 100., 'coco/segm_mAP': 100.}
-    return {col: metrics[k] * scale.get(k, 1.) for k, col in keys.items()}
+    return {col: metrics[k] * _SCALE.get(k, 1.) for k, col in keys.items()}
+
+
+def read_test_metrics(work_dir: str,
+                      keys: Sequence[str]) -> Dict[str, float]:
+    """The metrics a ``tools/test.py`` run logged (``<stamp>/<stamp>.json``).
+    """
+    files = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
+    if not files:
+        raise FileNotFoundError(f'{work_dir}: no test metrics file')
+    with open(files[-1]) as f:
+        logged = json.load(f)
+    missing = [k for k in keys if k not in logged]
+    if missing:
+        raise KeyError(f'{files[-1]}: no {missing}')
+    return {k: logged[k] for k in keys}
+
+
+def evaluate_test_split(name: str, work_dir: str,
+                  budget: Optional[Budget] = None) -> Dict[str, float]:
+    """Evaluate a finished transfer's last checkpoint on the test scenes.
+
+    The test split is used for nothing else (no schedule, lr or recipe was
+    chosen on it), so these are the held-out numbers.
+
+    Args:
+        name (str): A key of :data:`TRANSFERS`.
+        work_dir (str): The transfer's work dir (holds ``last_checkpoint``).
+        budget (Budget, optional): The budget the transfer ran with.
+
+    Returns:
+        dict[str, float]: Column -> value, as :func:`transfer` returns.
+    """
+    budget = budget or Budget()
+    config, keys = TRANSFERS[name]
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        ckpt = f.read().strip()
+    test_dir = osp.join(work_dir, 'test')
+    # The checkpoint holds the whole model: no backbone init to load.
+    opts = _arch_options(name, budget.extra.get(name, [])) + [
+        'model.backbone.init_cfg=None'
+    ]
+    run_stage(f'{name} (test scenes)', [
+        'tools/test.py',
+        osp.join(CONFIGS, config), ckpt, '--work-dir', test_dir,
+        '--cfg-options'
+    ] + opts, osp.join(test_dir, 'test.log'))
+    metrics = read_test_metrics(test_dir, list(keys))
+    return {col: metrics[k] * _SCALE.get(k, 1.) for k, col in keys.items()}
+
+
+def add_test_metrics(result: dict, work_dir: str,
+                     budget: Optional[Budget] = None) -> dict:
+    """Fill ``result['test_metrics']`` of a finished run, and save it.
+
+    Runs that already have them are returned as they are.
+    """
+    if result.get('test_metrics'):
+        return result
+    result['test_metrics'] = {}
+    for name in TRANSFERS:
+        result['test_metrics'].update(
+            evaluate_test_split(name, osp.join(work_dir, name), budget))
+    with open(osp.join(work_dir, 'result.json'), 'w') as f:
+        json.dump(result, f, indent=2)
+    return result
 
 
 def run_pipeline(work_dir: str,
                  variant: str = 'hvp',
                  seed: int = 0,
                  budget: Optional[Budget] = None,
-                 transfers: Sequence[str] = tuple(TRANSFERS)) -> dict:
+                 transfers: Sequence[str] = tuple(TRANSFERS),
+                 test_split: bool = False) -> dict:
     """Pre-train one variant (or none) and run the transfers.
 
     Args:
@@ -237,10 +303,14 @@ def run_pipeline(work_dir: str,
         seed (int): Seed of every run. Defaults to 0.
         budget (Budget, optional): Shorter schedules (tests).
         transfers (Sequence[str]): Which transfers to run.
+        test_split (bool): Also evaluate every transfer on the test scenes
+            (``test_metrics``; all three transfers must run). Defaults to
+            False.
 
     Returns:
-        dict: ``variant``, ``seed``, ``metrics`` (column -> value),
-        ``seconds`` (per stage) and ``pretrain_dir``.
+        dict: ``variant``, ``seed``, ``metrics`` (column -> value, on the
+        validation scenes), ``seconds`` (per stage), ``pretrain_dir`` and,
+        with ``test_split``, ``test_metrics``.
     """
     budget = budget or Budget()
     result = dict(variant=variant, seed=seed, metrics={}, seconds={},
@@ -259,4 +329,6 @@ def run_pipeline(work_dir: str,
         result['seconds'][name] = time.time() - start
     with open(osp.join(work_dir, 'result.json'), 'w') as f:
         json.dump(result, f, indent=2)
+    if test_split:
+        add_test_metrics(result, work_dir, budget)
     return result

@@ -46,6 +46,22 @@ def test_demo_quick_end_to_end(tmp_path, fashion_mnist):
     cfg_dump = next((tmp_path / 'work' / 'linear').glob('*.py')).read_text()
     assert str(tmp_path / 'data') in cfg_dump
 
+    # The held-out test scenes: each transfer's final checkpoint evaluated
+    # by tools/test.py, saved with the run.
+    import os
+    from hvpt_mm.demo import Budget, add_test_metrics
+    os.environ['HVPT_DEMO_DATA'] = str(tmp_path / 'data') + '/'
+    try:
+        add_test_metrics(result, str(tmp_path / 'work'), Budget.quick())
+    finally:
+        del os.environ['HVPT_DEMO_DATA']
+    assert sorted(result['test_metrics']) == sorted(result['metrics'])
+    assert all(math.isfinite(v) for v in result['test_metrics'].values())
+    with open(tmp_path / 'work' / 'result.json') as f:
+        assert json.load(f)['test_metrics'] == result['test_metrics']
+    log = (tmp_path / 'work' / 'detection' / 'test' / 'test.log').read_text()
+    assert 'instances_test.json' in log
+
 
 def _load_benchmark():
     import importlib.util
@@ -142,7 +158,7 @@ def test_benchmark_signals_table(tmp_path):
     assert bench.signals_table(results[-1:]) == ''
 
 
-def _fake_run(work_dir, variant='hvp', seed=0):
+def _fake_run(work_dir, variant='hvp', seed=0, test_split=False):
     """Stands in for run_pipeline in a worker: reports what it was given."""
     import os
 
@@ -151,7 +167,7 @@ def _fake_run(work_dir, variant='hvp', seed=0):
         raise RuntimeError(f'stage "pretrain" failed; full log: {work_dir}')
     return dict(variant=variant, seed=seed, work=work_dir, metrics={},
                 threads=os.environ['OMP_NUM_THREADS'], quiet=console.quiet,
-                pid=os.getpid())
+                pid=os.getpid(), test_split=test_split)
 
 
 def test_benchmark_parallel_workers(tmp_path, monkeypatch):
@@ -165,6 +181,7 @@ def test_benchmark_parallel_workers(tmp_path, monkeypatch):
         sorted((v, s, w) for w, v, s in pending)
     threads = str(max(1, (os.cpu_count() or 1) // 2))
     assert all(r['threads'] == threads and r['quiet'] for r in results)
+    assert all(r['test_split'] for r in results)
     assert os.getpid() not in {r['pid'] for r in results}
     # One failed run does not stop the others; all failures are listed.
     pending.append((str(tmp_path / 'con'), 'con-only', 2))

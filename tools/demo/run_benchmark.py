@@ -4,7 +4,10 @@
 Each pre-training variant runs at the demo's budget, then the same three
 transfers (multi-label linear probe, Mask R-CNN, UperNet), for every seed.
 Finished runs (``result.json``) are reused, so an interrupted benchmark
-continues where it stopped. The table (mean ± std over seeds) is written to
+continues where it stopped. Each transfer's final checkpoint is also
+evaluated on the test scenes, which no choice of the demo was made on (a
+finished run without them gets them on the next invocation). The tables
+(mean ± std over seeds, test and validation scenes) are written to
 ``<report-dir>/benchmark.md`` and, with ``--update-doc``, into
 ``docs/benchmarks.md`` between its demo markers.
 
@@ -34,9 +37,9 @@ import platform
 import statistics
 import time
 
-from hvpt_mm.demo import (COLUMNS, markdown_table, mean_spread,
-                          plot_loss_curves, run_pipeline, run_stage,
-                          signal_summary)
+from hvpt_mm.demo import (COLUMNS, add_test_metrics, markdown_table,
+                          mean_spread, plot_loss_curves, run_pipeline,
+                          run_stage, signal_summary)
 from hvpt_mm.demo.report import GRAD_NORMS, SIGNALS
 from hvpt_mm.demo.pipeline import REPO, console
 
@@ -63,8 +66,8 @@ def parse_args() -> argparse.Namespace:
         help='runs at once, each with cores // jobs threads (default 1)')
     parser.add_argument(
         '--report-only', action='store_true',
-        help='tabulate the finished runs only (e.g. while the benchmark '
-        'still runs elsewhere)')
+        help='tabulate the finished runs only, evaluating nothing (e.g. '
+        'while the benchmark still runs elsewhere)')
     return parser.parse_args()
 
 
@@ -163,6 +166,13 @@ def signals_table(results: list) -> str:
                                  *GRAD_NORMS, 'grad share mim / con / mlc'])
 
 
+def results_section(results: list) -> str:
+    """The mean ± std table of ``results['metrics']`` and its verdict."""
+    table = markdown_table(aggregate(results),
+                           ['pre-training', 'seeds'] + COLUMNS)
+    return f'{table}\n{verdict(results)}'
+
+
 def signals_section(results: list) -> str:
     """The signals table with its caption, or nothing."""
     table = signals_table(results)
@@ -214,7 +224,16 @@ def main() -> None:
             for work, variant, seed in pending:
                 console.rule(f'{variant}, seed {seed}')
                 results.append(
-                    run_pipeline(work, variant=variant, seed=seed))
+                    run_pipeline(work, variant=variant, seed=seed,
+                                 test_split=True))
+    if not args.report_only:
+        # Runs finished before the test split was evaluated get it now.
+        for r in results:
+            if not r.get('test_metrics'):
+                console.rule(f'{r["variant"]}, seed {r["seed"]}: test scenes')
+                add_test_metrics(
+                    r, osp.join(args.work_dir, r['variant'],
+                                f'seed{r["seed"]}'))
     order = {v: i for i, v in enumerate(VARIANTS)}
     results.sort(key=lambda r: (r['seed'], order[r['variant']]))
     if not results:
@@ -229,8 +248,6 @@ def main() -> None:
     if curves:
         plot_loss_curves(curves,
                          osp.join(args.report_dir, 'loss_curves.png'))
-    table = markdown_table(aggregate(results),
-                           ['pre-training', 'seeds'] + COLUMNS)
     cmd = ('python tools/demo/run_benchmark.py --variants ' +
            ' '.join(args.variants) + ' --seeds ' +
            ' '.join(map(str, args.seeds)) +
@@ -241,12 +258,21 @@ def main() -> None:
     if not args.report_only:
         timing += (f', this invocation {(time.time() - start) / 3600:.1f} h '
                    'wall')
-    body = (f'{table}\n{verdict(results)}\nCommand: `{cmd}` '
+    tested = [
+        dict(r, metrics=r['test_metrics']) for r in results
+        if r.get('test_metrics')
+    ]
+    held_out = ''
+    if tested:
+        held_out = ('**Test scenes** (held out: nothing was chosen on '
+                    f'them):\n\n{results_section(tested)}\n')
+    body = (f'{held_out}**Validation scenes:**\n\n'
+            f'{results_section(results)}\nCommand: `{cmd}` '
             f'({platform.processor() or platform.machine()}, '
-            f'{os.cpu_count()} cores; {timing}; seeds done: {seeds}). Val '
-            'scenes; COCO AP in percent; mean ± std over seeds.\n\n'
+            f'{os.cpu_count()} cores; {timing}; seeds done: {seeds}). '
+            'COCO AP in percent; mean ± std over seeds.\n\n'
             f'{signals_section(results)}'
-            '<details><summary>Every run</summary>\n\n'
+            '<details><summary>Every run (validation scenes)</summary>\n\n'
             f'{per_run_table(results)}\n</details>\n')
     with open(osp.join(args.report_dir, 'benchmark.md'), 'w') as f:
         f.write(body)
@@ -279,7 +305,8 @@ def run_parallel(pending: list, jobs: int) -> list:
     with futures.ProcessPoolExecutor(
             jobs, initializer=_init_worker, initargs=(threads, )) as pool:
         running = {
-            pool.submit(run_pipeline, work, variant=variant, seed=seed):
+            pool.submit(run_pipeline, work, variant=variant, seed=seed,
+                        test_split=True):
             (work, variant, seed, time.time())
             for work, variant, seed in pending
         }
