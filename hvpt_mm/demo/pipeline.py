@@ -239,7 +239,7 @@ def read_test_metrics(work_dir: str,
 
 
 def evaluate_test_split(name: str, work_dir: str,
-                  budget: Optional[Budget] = None) -> Dict[str, float]:
+                        budget: Optional[Budget] = None) -> Dict[str, float]:
     """Evaluate a finished transfer's last checkpoint on the test scenes.
 
     The test split is used for nothing else (no schedule, lr or recipe was
