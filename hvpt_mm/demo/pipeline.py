@@ -6,7 +6,6 @@ Every stage is a real ``tools/train.py`` run of a config in
 scope); this module only sequences them, shows progress and collects the
 metrics that the runners write to ``vis_data/scalars.json``.
 """
-import glob
 import json
 import os
 import os.path as osp
@@ -20,6 +19,8 @@ from typing import Dict, List, Optional, Sequence
 from rich.console import Console
 from rich.progress import (BarColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
+
+from .report import newest_log, read_scalars
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'demo')
@@ -163,18 +164,13 @@ def run_stage(name: str, args: List[str], log_file: str,
 
 def last_metrics(work_dir: str, keys: Sequence[str]) -> Dict[str, float]:
     """The latest values of ``keys`` in a run's ``vis_data/scalars.json``."""
-    files = sorted(
-        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
-        raise FileNotFoundError(f'{work_dir}: no vis_data/scalars.json')
     found: Dict[str, float] = {}
-    with open(files[-1]) as f:
-        for line in f:
-            rec = json.loads(line)
-            found.update({k: rec[k] for k in keys if k in rec})
+    for rec in read_scalars(work_dir):
+        found.update({k: rec[k] for k in keys if k in rec})
     missing = [k for k in keys if k not in found]
     if missing:
-        raise KeyError(f'{files[-1]}: no {missing} (did validation run?)')
+        raise KeyError(f'{work_dir}: no {missing} in its training log '
+                       '(did validation run?)')
     return found
 
 
@@ -227,14 +223,12 @@ def read_test_metrics(work_dir: str,
                       keys: Sequence[str]) -> Dict[str, float]:
     """The metrics a ``tools/test.py`` run logged (``<stamp>/<stamp>.json``).
     """
-    files = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
-    if not files:
-        raise FileNotFoundError(f'{work_dir}: no test metrics file')
-    with open(files[-1]) as f:
+    path = newest_log(work_dir, '*', '*.json')
+    with open(path) as f:
         logged = json.load(f)
     missing = [k for k in keys if k not in logged]
     if missing:
-        raise KeyError(f'{files[-1]}: no {missing}')
+        raise KeyError(f'{path}: no {missing}')
     return {k: logged[k] for k in keys}
 
 

@@ -35,13 +35,21 @@ def mean_spread(values: Sequence[float]) -> str:
     return f'{mean:.2f} ± {statistics.stdev(values):.2f}'
 
 
+def newest_log(work_dir: str, *pattern: str) -> str:
+    """The newest file matching ``work_dir/<pattern...>`` (by timestamp).
+
+    mmengine names each run's log folder by its start time, so the last
+    match in sorted order belongs to the latest run in ``work_dir``.
+    """
+    files = sorted(glob.glob(osp.join(work_dir, *pattern)))
+    if not files:
+        raise FileNotFoundError(f'{work_dir}: no {"/".join(pattern)}')
+    return files[-1]
+
+
 def read_scalars(work_dir: str) -> List[dict]:
     """Training log records of a run (mmengine's ``scalars.json``)."""
-    files = sorted(
-        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
-        raise FileNotFoundError(f'{work_dir}: no vis_data/scalars.json')
-    with open(files[-1]) as f:
+    with open(newest_log(work_dir, '*', 'vis_data', 'scalars.json')) as f:
         return [json.loads(line) for line in f]
 
 

@@ -71,6 +71,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def run_dir(work_dir: str, variant: str, seed: int) -> str:
+    """Where one (variant, seed) run keeps its stages and ``result.json``."""
+    return osp.join(work_dir, variant, f'seed{seed}')
+
+
 def aggregate(results: list) -> list:
     """One row per variant: mean ± std of each column over seeds."""
     rows = []
@@ -209,7 +214,7 @@ def main() -> None:
     results, pending = [], []
     for seed in args.seeds:
         for variant in args.variants:
-            work = osp.join(args.work_dir, variant, f'seed{seed}')
+            work = run_dir(args.work_dir, variant, seed)
             done = osp.join(work, 'result.json')
             if osp.isfile(done):
                 with open(done) as f:
@@ -232,8 +237,7 @@ def main() -> None:
             if not r.get('test_metrics'):
                 console.rule(f'{r["variant"]}, seed {r["seed"]}: test scenes')
                 add_test_metrics(
-                    r, osp.join(args.work_dir, r['variant'],
-                                f'seed{r["seed"]}'))
+                    r, run_dir(args.work_dir, r['variant'], r['seed']))
     order = {v: i for i, v in enumerate(VARIANTS)}
     results.sort(key=lambda r: (r['seed'], order[r['variant']]))
     if not results:
