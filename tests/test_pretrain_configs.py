@@ -21,8 +21,9 @@ from _helpers.tiny import REPO, random_image
 
 MAIN = osp.join(REPO, 'configs/pretrain/hvpt_swin-b.py')
 PRETRAIN = sorted(glob.glob(osp.join(REPO, 'configs/pretrain/*.py')))
-MIXED = osp.join(REPO,
-                 'configs/pretrain/hvpt_swin-b_in1k-coco-unlabelled.py')
+MIXED = osp.join(
+    REPO, 'configs/pretrain/hvpt_swin-base-w6_8xb256-amp-coslr-100e_'
+    'in1k-coco-unlabelled-192px.py')
 
 
 def _id(path):

@@ -1,4 +1,5 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
+from .class_count import check_num_classes
 from .coco_multilabel import HVPTCocoMultiLabelDataset
 from .custom import HVPTCustomDataset, HVPTImageNet
 from .mixed import HVPTMixedDataset
@@ -8,5 +9,6 @@ from .unlabelled import HVPTUnlabelledDataset
 
 __all__ = [
     'HVPTCocoMultiLabelDataset', 'HVPTCustomDataset', 'HVPTImageNet',
-    'HVPTMixedDataset', 'HVPTMultiLabelDataset', 'HVPTUnlabelledDataset'
+    'HVPTMixedDataset', 'HVPTMultiLabelDataset', 'HVPTUnlabelledDataset',
+    'check_num_classes'
 ]

@@ -3,3 +3,4 @@ from .fileio import HVPTAtomicLocalBackend  # noqa: F401
 from .hooks import *  # noqa: F401,F403
 from .model_wrappers import HVPTCPUDistributedDataParallel  # noqa: F401
 from .optimizers import *  # noqa: F401,F403
+from .runner import HVPTRunner  # noqa: F401

@@ -1,5 +1,9 @@
-# Ablation of hvpt_swin-b.py: contrastive + multi-label.
-_base_ = './hvpt_swin-b.py'
+# Ablation of the main recipe
+# (hvpt_swin-base-w6_8xb256-amp-coslr-100e_in1k-192px.py):
+# contrastive + multi-label.
+#
+#   tools/dist_train.sh configs/pretrain/<this file> 8
+_base_ = './hvpt_swin-base-w6_8xb256-amp-coslr-100e_in1k-192px.py'
 
 model = dict(loss_weights=dict(mim=0.0, con=1.0, mlc=1.0))
 

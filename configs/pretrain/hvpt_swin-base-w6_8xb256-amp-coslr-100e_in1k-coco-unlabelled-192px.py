@@ -1,8 +1,11 @@
 # HVP pre-training of Swin-B on three sets at once: ImageNet-1K
 # (single labels), COCO 2017 train (image-level multi-labels from its
 # instances) and a folder of unlabelled images, which train masked image
-# modeling and the contrastive signal only. Otherwise the recipe of
-# hvpt_swin-b.py. Data layouts: docs/data.md.
+# modeling and the contrastive signal only. Otherwise the main recipe
+# (hvpt_swin-base-w6_8xb256-amp-coslr-100e_in1k-192px.py: 8 GPUs x 256
+# images). Data layouts: docs/data.md.
+#
+#   tools/dist_train.sh configs/pretrain/<this file> 8
 #
 #   data/imagenet/train/<wnid>/*.JPEG + data/imagenet/meta/train.txt
 #   data/coco/train2017/*.jpg + data/coco/annotations/instances_train2017.json
@@ -38,6 +41,7 @@ train_pipeline = [
 ]
 coco, unlabelled = _base_.train_dataloader.dataset.datasets
 train_dataloader = dict(
+    batch_size=256,
     dataset=dict(
         classes=classes,
         datasets=[
