@@ -97,6 +97,10 @@ def tiny_pretrain_options(data_root: str, num_classes: int = 3,
         f'model.mlc_head.in_channels={out}',
         f'model.mlc_head.num_classes={num_classes}',
         f'train_dataloader.dataset.data_root={data_root}',
+        # The class list of write_imagenet_folder (ImageNet's is 1000 long;
+        # HVPTRunner checks head, pipeline and class list agree).
+        'train_dataloader.dataset.classes=[' +
+        ','.join(f'n{c:08d}' for c in range(num_classes)) + ']',
         f'train_dataloader.dataset.pipeline.1.num_classes={num_classes}',
         f'train_dataloader.dataset.pipeline.1.input_size={TINY_SIZE}',
         f'train_dataloader.batch_size={batch_size}',
