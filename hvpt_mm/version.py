@@ -1,4 +1,6 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
+# No imports, no relative names: the start-up hook (_hvpt_mm_hook.py) gives
+# this file to mmengine, by path, to locate the package's configs.
 __version__ = '0.1.0'
 
 

@@ -10,12 +10,15 @@ def register_config_package() -> None:
 
     mmengine resolves ``pkg::`` only for packages listed in its
     ``MODULE2PACKAGE`` table. An installed hvpt_mm adds itself in every
-    interpreter through its start-up hook (:mod:`_hvpt_mm_hook`, run by
-    ``_hvpt_mm_hook.pth``) as soon as mmengine's config module loads;
-    ``import hvpt_mm`` does it too, for a checkout used without installing.
+    interpreter through its start-up hook (``_hvpt_mm_hook.py``, run by
+    ``_hvpt_mm_hook.pth``) as soon as mmengine's config module loads.
+    ``import hvpt_mm`` does it too, for a checkout used without installing,
+    a copy of the package vendored without the hook, or ``python -S``:
+    then the table names :mod:`hvpt_mm.version`, which mmengine finds in
+    ``sys.modules`` (no further import) and whose folder holds ``.mim``.
+    An entry the hook made first is kept.
     """
-    from _hvpt_mm_hook import register
-    register(cfg_utils)
+    cfg_utils.MODULE2PACKAGE.setdefault('hvpt_mm', 'hvpt_mm.version')
 
 
 def get_config_path(rel_path: str) -> str:
