@@ -17,6 +17,10 @@ custom_hooks = [
     # With optim_wrapper.accumulative_counts > 1: the momentum encoder
     # averages once per optimizer step, not once per micro-batch.
     dict(type='HVPTMomentumAccumulationHook'),
+    # model.grad_norm_interval: per-signal gradient norms every N optimizer
+    # steps (counted from runner.iter, so accumulation and --resume keep
+    # the schedule), measured at the AMP loss scale.
+    dict(type='HVPTGradNormHook'),
 ]
 
 default_hooks = dict(

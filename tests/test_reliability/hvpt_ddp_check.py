@@ -19,6 +19,12 @@ LOSS_KEYS = ('loss_mim', 'loss_con', 'loss_mlc')
 PER_RANK = 4
 # Labelled images unevenly split: 3 on rank 0, 1 on rank 1.
 LABELLED = [True, True, True, False, False, True, False, False]
+# Which online views are masked (2 of 4 blocks each) in each case. 'equal':
+# all, as SimMIM's mask generator does. 'unequal': views left clean
+# (HVPTMixedSignals' mask probabilities), 1 masked view on rank 0 and 3 on
+# rank 1, so the masked counts of the two processes differ.
+MASKED = dict(equal=[True] * 8,
+              unequal=[False, True, False, False, True, True, False, True])
 
 
 def model_cfg() -> dict:
@@ -28,21 +34,23 @@ def model_cfg() -> dict:
     couple the samples of a batch; on the CPU SyncBN becomes per-process BN
     (HVPTCPUDistributedDataParallel), so one process on 2B images and two on
     B each would differ by design. GroupNorm with one group normalises each
-    sample alone, so the equivalence can be checked exactly.
+    sample alone, so the equivalence can be checked exactly. The MIM head is
+    the configs' ``HVPTSimMIMHead``.
     """
     cfg = tiny_model_cfg()
+    cfg['head']['type'] = 'HVPTSimMIMHead'
     norm = dict(type='GN', num_groups=1)
     cfg['con_neck']['norm_cfg'] = norm
     cfg['con_head']['predictor']['norm_cfg'] = norm
     return cfg
 
 
-def double_batch() -> Tuple[List[torch.Tensor], List[DataSample]]:
+def double_batch(case: str = 'equal'
+                 ) -> Tuple[List[torch.Tensor], List[DataSample]]:
     """A fixed batch of 2 x PER_RANK images, the same in every process.
 
-    Every image has the same number of masked patches, as SimMIM's mask
-    generator makes them: the MIM loss is normalised by the masked count of
-    the local batch, so DDP's average equals one process only then.
+    Args:
+        case (str): Key of ``MASKED``: which online views are masked.
     """
     g = torch.Generator().manual_seed(1)
     n, blocks = 2 * PER_RANK, TINY_SIZE // 32
@@ -52,7 +60,9 @@ def double_batch() -> Tuple[List[torch.Tensor], List[DataSample]]:
     for i in range(n):
         ds = DataSample()
         mask = torch.zeros(blocks * blocks)
-        mask[torch.randperm(blocks * blocks, generator=g)[:2]] = 1
+        chosen = torch.randperm(blocks * blocks, generator=g)[:2]
+        if MASKED[case][i]:
+            mask[chosen] = 1
         # [2, 2] blocks of 32 px -> [16, 16] patches of 4 px.
         ds.set_mask(mask.view(blocks, blocks).repeat_interleave(8, 0)
                     .repeat_interleave(8, 1))
@@ -96,19 +106,24 @@ def forward_backward(model, runner, views, samples) -> Dict:
 
 def rank_main(rank: int, world_size: int, init_file: str, state_path: str,
               out_dir: str) -> None:
-    """Entry point of each spawned process."""
+    """Entry point of each spawned process: one step per case of MASKED.
+
+    Writes ``rank<rank>_<case>.pth`` in ``out_dir``.
+    """
     torch.set_num_threads(1)
     import hvpt_mm  # noqa: F401  (registers the modules)
     from hvpt_mm.engine.model_wrappers import HVPTCPUDistributedDataParallel
     dist.init_process_group('gloo', init_method=f'file://{init_file}',
                             rank=rank, world_size=world_size)
     try:
-        model = build(state_path)
-        ddp = HVPTCPUDistributedDataParallel(module=model)
-        views, samples = double_batch()
-        part = slice(rank * PER_RANK, (rank + 1) * PER_RANK)
-        result = forward_backward(model, ddp, [v[part] for v in views],
-                                  samples[part])
-        torch.save(result, os.path.join(out_dir, f'rank{rank}.pth'))
+        for case in MASKED:
+            model = build(state_path)
+            ddp = HVPTCPUDistributedDataParallel(module=model)
+            views, samples = double_batch(case)
+            part = slice(rank * PER_RANK, (rank + 1) * PER_RANK)
+            result = forward_backward(model, ddp, [v[part] for v in views],
+                                      samples[part])
+            torch.save(result,
+                       os.path.join(out_dir, f'rank{rank}_{case}.pth'))
     finally:
         dist.destroy_process_group()

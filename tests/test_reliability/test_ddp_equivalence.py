@@ -4,7 +4,9 @@
 Losses (mean over ranks), gradients (DDP's average) and the contrastive
 logits are compared with one process on the whole batch; see
 ``hvpt_ddp_check`` for the conditions (GroupNorm instead of BN in the
-projector / predictor, a fixed masked count per image).
+projector / predictor). Two cases: every online view masked alike, and
+views left clean so that the processes hold different masked counts (1
+masked view on rank 0, 3 on rank 1).
 """
 import os.path as osp
 
@@ -19,21 +21,28 @@ WORLD = 2
 
 
 @pytest.fixture(scope='module')
-def results(tmp_path_factory):
+def spawned(tmp_path_factory):
+    """Both processes run one step of every case; the saved state."""
     tmp = tmp_path_factory.mktemp('ddp')
     state_path = str(tmp / 'state.pth')
     torch.manual_seed(0)
     model = MODELS.build(check.model_cfg())
     model.init_weights()
     torch.save(model.state_dict(), state_path)
-
+    # A file rendezvous: no port to pick.
     mp.spawn(check.rank_main, nprocs=WORLD, join=True,
              args=(WORLD, str(tmp / 'rendezvous'), state_path, str(tmp)))
-    ranks = [torch.load(osp.join(tmp, f'rank{r}.pth'), weights_only=False)
-             for r in range(WORLD)]
+    return tmp, state_path
+
+
+@pytest.fixture(scope='module', params=list(check.MASKED))
+def results(request, spawned):
+    case, (tmp, state_path) = request.param, spawned
+    ranks = [torch.load(osp.join(tmp, f'rank{r}_{case}.pth'),
+                        weights_only=False) for r in range(WORLD)]
     # The reference: this process (not distributed) on all 2B images.
     model = check.build(state_path)
-    ref = check.forward_backward(model, model, *check.double_batch())
+    ref = check.forward_backward(model, model, *check.double_batch(case))
     return ref, ranks
 
 
@@ -71,3 +80,35 @@ def test_contrastive_negatives_from_both_processes(results):
         torch.testing.assert_close(
             r['logits'], ref['logits'][rank * b:(rank + 1) * b],
             rtol=1e-5, atol=1e-5)
+
+
+def test_unequal_masked_counts_discriminate(spawned):
+    """The 'unequal' batch tells a global from a per-process normaliser.
+
+    The mean of the two halves' loss_mim, each averaged over its own masked
+    pixels (what mmpretrain's SimMIMHead gives under DDP), is not the loss
+    of the whole batch, so the equivalence above fails with that head.
+    """
+    views, samples = check.double_batch('unequal')
+    b = check.PER_RANK
+    masked = [sum(int(ds.mask.any()) for ds in samples[r * b:(r + 1) * b])
+              for r in range(WORLD)]
+    assert masked == [1, 3]
+    model = check.build(spawned[1])
+    whole = model(views, samples, mode='loss')['loss_mim']
+    halves = [model([v[r * b:(r + 1) * b] for v in views],
+                    samples[r * b:(r + 1) * b], mode='loss')['loss_mim']
+              for r in range(WORLD)]
+    assert not torch.allclose(sum(halves) / WORLD, whole, rtol=1e-3)
+
+
+def test_mim_decoder_gradients_match(results):
+    """Only loss_mim reaches the decoder: its gradient is DDP-exact, also
+    with different masked counts per process."""
+    ref, ranks = results
+    names = [n for n in ref['grads'] if n.startswith('neck.')]
+    assert names and any(ref['grads'][n].abs().sum() > 0 for n in names)
+    for name in names:
+        for r in ranks:
+            torch.testing.assert_close(r['grads'][name], ref['grads'][name],
+                                       rtol=1e-5, atol=1e-7, msg=name)

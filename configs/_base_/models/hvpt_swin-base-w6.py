@@ -12,8 +12,11 @@ model = dict(
     # EMA update rate of the momentum encoder, cosine-decayed to 0
     # (momentum 0.99 -> 1), as in MoCo v3.
     base_momentum=0.01,
-    # Every 50 steps (the logger's interval) log each signal's gradient norm
-    # on the last backbone stage: grad_norm_mim / _con / _mlc.
+    # Every 50 optimizer steps (the logger's interval without gradient
+    # accumulation) log each signal's gradient norm on the last backbone
+    # stage: grad_norm_mim / _con / _mlc. HVPTGradNormHook (default runtime)
+    # schedules it and passes the AMP loss scale; the last stage then runs
+    # without with_cp. 0: off.
     grad_norm_interval=50,
     data_preprocessor=dict(
         type='SelfSupDataPreprocessor',
@@ -26,11 +29,13 @@ model = dict(
         img_size=192,
         drop_path_rate=0.1,
         stage_cfgs=dict(block_cfgs=dict(window_size=6))),
-    # mim: SimMIM linear decoder + L1 on masked pixels (mmpretrain modules).
+    # mim: SimMIM linear decoder + L1 on masked pixels. The head averages
+    # over the masked pixels of all processes (views left unmasked make the
+    # counts differ), so DDP equals one process on the whole batch.
     neck=dict(
         type='SimMIMLinearDecoder', in_channels=128 * 2**3, encoder_stride=32),
     head=dict(
-        type='SimMIMHead',
+        type='HVPTSimMIMHead',
         patch_size=4,
         loss=dict(type='PixelReconstructionLoss', criterion='L1', channel=3)),
     # con: MoCo v3 projector / predictor on globally pooled features, 2048

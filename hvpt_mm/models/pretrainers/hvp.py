@@ -1,10 +1,12 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
 """Heuristic Vision Pre-Training, https://arxiv.org/abs/2310.07510."""
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmcv.cnn.bricks.drop import DropPath
+from mmengine.logging import MessageHub, print_log
 from torch import nn
 
 from mmpretrain.models.necks import GlobalAveragePooling
@@ -72,7 +74,8 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
             ``SimMIMSwinTransformer``.
         neck (dict, optional): MIM decoder, e.g. ``SimMIMLinearDecoder``.
         head (dict, optional): MIM head owning the reconstruction loss, e.g.
-            ``SimMIMHead``.
+            ``HVPTSimMIMHead`` (normalised by the masked count of all
+            processes).
         con_neck (dict, optional): Projector applied to pooled features,
             e.g. ``NonLinearNeck``.
         con_head (dict, optional): ``HVPTContrastiveHead``.
@@ -82,11 +85,21 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
         base_momentum (float): Start value of the EMA update rate; it decays
             to 0 on a cosine schedule over training, i.e. the momentum goes
             from ``1 - base_momentum`` to 1. Defaults to 0.01.
-        grad_norm_interval (int): Every this many training steps, log the
+        grad_norm_interval (int): Every this many optimizer steps, log the
             norm of each weighted signal's gradient on the backbone's last
             stage as ``grad_norm_mim``, ``grad_norm_con``, ``grad_norm_mlc``
-            (one extra backward from each loss to that stage). 0 switches
-            the diagnostic off. Defaults to 0.
+            (one extra backward from each loss to that stage, on the last
+            micro-batch of the step). Under mmengine's runner
+            ``HVPTGradNormHook`` schedules it from the iteration count, so
+            gradient accumulation and resuming keep the schedule, and hands
+            over the AMP loss scale, which the extra backward uses as the
+            real one does (no fp16 underflow); without that hook nothing is
+            logged and a warning says so. A loop of its own that calls
+            ``loss()`` once per optimizer step in full precision gets the
+            norms every this many calls. The last stage then runs without
+            activation checkpointing (``with_cp``), which would hide its
+            parameters from the extra backward. 0 switches the diagnostic
+            off. Defaults to 0.
         pool_visible (bool): Pool the last stage for ``con`` and ``mlc``
             weighting each token by the visible share of its area, so that
             the image-level heads read the unmasked part of the online view
@@ -157,7 +170,33 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
                              f'{grad_norm_interval}')
         self.grad_norm_interval = grad_norm_interval
         self.pool_visible = pool_visible
-        self._train_steps = 0
+        # Set by schedule_grad_norms (HVPTGradNormHook) before an iteration.
+        self._grad_norm_scale: Optional[float] = None
+        self._grad_norm_hooked = False
+        self._grad_norm_calls = 0  # training forwards, without the hook
+        self._grad_norm_warned = False
+        if grad_norm_interval:
+            self._last_stage_without_checkpointing()
+
+    def _last_stage_without_checkpointing(self) -> None:
+        """Run the last stage's blocks without activation checkpointing.
+
+        The reentrant ``torch.utils.checkpoint`` of mmpretrain's Swin blocks
+        supports ``backward()`` only: ``autograd.grad`` does not reach the
+        parameters inside, so the diagnostic would read 0. Swin blocks read
+        ``with_cp`` at every forward; the last stage holds the fewest
+        activations of the backbone.
+        """
+        blocks = [m for m in self.backbone.stages[-1].modules()
+                  if getattr(m, 'with_cp', False)]
+        for m in blocks:
+            m.with_cp = False
+        if blocks:
+            print_log(
+                f'grad_norm_interval={self.grad_norm_interval}: the last '
+                f'backbone stage ({len(blocks)} blocks) runs without '
+                'activation checkpointing (with_cp) so that its gradient '
+                'norms can be measured', logger='current')
 
     @property
     def with_mim(self) -> bool:
@@ -219,21 +258,60 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
                 losses.update(self.forward_con(pooled, key))
             if self.with_mlc:
                 losses.update(self.forward_mlc(pooled, data_samples))
-        if self.training and torch.is_grad_enabled():
-            self._train_steps += 1
-            if (self.grad_norm_interval
-                    and self._train_steps % self.grad_norm_interval == 0):
-                losses.update(self.signal_grad_norms(losses))
+        if (self.grad_norm_interval and self.training
+                and torch.is_grad_enabled()):
+            scale = self._grad_norm_due()
+            if scale is not None:
+                losses.update(self.signal_grad_norms(losses, scale))
         return losses
 
-    def signal_grad_norms(
-            self, losses: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    def schedule_grad_norms(self, scale: Optional[float]) -> None:
+        """Measure the gradient norms in the next training forward or not.
+
+        Called before every training iteration by ``HVPTGradNormHook``.
+
+        Args:
+            scale (float, optional): The loss scale of the iteration's
+                backward (AMP), 1 without; None: no measurement.
+        """
+        self._grad_norm_hooked = True
+        self._grad_norm_scale = scale
+
+    def _grad_norm_due(self) -> Optional[float]:
+        """The loss scale if this forward measures the norms, else None."""
+        scale, self._grad_norm_scale = self._grad_norm_scale, None
+        if self._grad_norm_hooked:
+            return scale
+        # mmengine's runner sets the iteration in the message hub; without
+        # the hook it would count micro-batches from 0 after a resume and
+        # ignore the loss scale: log nothing rather than wrong numbers.
+        if MessageHub.get_current_instance().get_info('iter') is not None:
+            if not self._grad_norm_warned:
+                print_log(
+                    f'grad_norm_interval={self.grad_norm_interval} but no '
+                    'HVPTGradNormHook schedules it: no grad_norm_* is '
+                    'logged; add dict(type="HVPTGradNormHook") to '
+                    'custom_hooks', logger='current', level=logging.WARNING)
+                self._grad_norm_warned = True
+            return None
+        self._grad_norm_calls += 1
+        return 1. if self._grad_norm_calls % self.grad_norm_interval == 0 \
+            else None
+
+    def signal_grad_norms(self, losses: Dict[str, torch.Tensor],
+                          scale: float = 1.) -> Dict[str, torch.Tensor]:
         """Norm of each weighted loss's gradient on the last backbone stage.
 
         The signals share the backbone; their gradient norms on its last
         stage show which one drives the shared update (and which one a
         global-norm clip would shrink). Computed with ``autograd.grad``,
-        which leaves ``.grad`` untouched.
+        which leaves ``.grad`` untouched (and fires no DDP hook).
+
+        Args:
+            losses (dict[str, Tensor]): The weighted losses.
+            scale (float): The loss is multiplied by it before the backward
+                and the norms divided by it, as AMP's loss scaling does.
+                Defaults to 1.
         """
         params = [p for p in self.backbone.stages[-1].parameters()
                   if p.requires_grad]
@@ -242,11 +320,17 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
             loss = losses.get(f'loss_{signal}')
             if loss is None or not loss.requires_grad:
                 continue
-            grads = torch.autograd.grad(
-                loss, params, retain_graph=True, allow_unused=True)
-            sq = sum(g.detach().float().pow(2).sum() for g in grads
-                     if g is not None)
-            norms[f'grad_norm_{signal}'] = torch.as_tensor(sq).sqrt()
+            grads = [g for g in torch.autograd.grad(
+                loss * scale, params, retain_graph=True, allow_unused=True)
+                     if g is not None]
+            if not grads:
+                raise RuntimeError(
+                    f'grad_norm_{signal}: no gradient reaches the last '
+                    'backbone stage; is it run under activation '
+                    'checkpointing (with_cp)?')
+            norms[f'grad_norm_{signal}'] = torch.linalg.vector_norm(
+                torch.stack([torch.linalg.vector_norm(g.detach().float())
+                             for g in grads])) / scale
         return norms
 
     def pool_image(self, feats: Tuple[torch.Tensor],
@@ -269,10 +353,8 @@ class HeuristicMultiTaskPretrainer(BaseSelfSupervisor):
                     mask: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Masked-pixel regression of the online view."""
         rec = self.neck(feats[-1])  # [B, 3, H, W]
-        if not mask.any():
-            # Every view of the batch left clean: nothing to reconstruct
-            # (the loss normalises by the masked count); keep the graph.
-            return dict(loss_mim=rec.sum() * 0.)
+        # The head normalises by the masked count of all processes (0 when
+        # nothing is masked) and must run on every process every step.
         loss = self.head.loss(rec, online, mask)
         return dict(loss_mim=loss * self.loss_weights['mim'])
 
