@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from rich.console import Console
 from rich.progress import (BarColumn, Progress, TextColumn,
@@ -41,6 +41,69 @@ TRANSFERS = {
     'segmentation': ('upernet_swin-demo-hvpt-pre_1000i_scenes-64px.py',
                      {'mIoU': 'mIoU'}),
 }
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Scenes, pre-training variants and transfers of one comparison.
+
+    Attributes:
+        name (str): Name on the command line and in the doc markers.
+        data_root (str): Default folder of the scenes.
+        scene_args (tuple[str]): Extra arguments of
+            ``tools/dataset_converters/make_demo_scenes.py``.
+        pretrain_configs (dict[str, str]): Variant -> config in
+            ``configs/demo``; the variants other than ``single_signals``
+            are HVP recipes.
+        single_signals (tuple[str]): Variants that train one signal alone.
+        transfers (dict): Transfer -> (config, {logged key: column}).
+    """
+    name: str
+    data_root: str
+    scene_args: Tuple[str, ...]
+    pretrain_configs: Dict[str, str]
+    single_signals: Tuple[str, ...]
+    transfers: Dict[str, Tuple[str, Dict[str, str]]]
+
+    @property
+    def variants(self) -> List[str]:
+        """Every variant, ``random`` (no pre-training) last."""
+        return list(self.pretrain_configs) + ['random']
+
+    @property
+    def hvp_variants(self) -> List[str]:
+        """The variants that train all three signals."""
+        return [v for v in self.pretrain_configs
+                if v not in self.single_signals]
+
+
+DEMO = Setting(
+    name='demo',
+    data_root='data/hvpt_demo',
+    scene_args=(),
+    pretrain_configs=PRETRAIN_CONFIGS,
+    single_signals=('mim-only', 'con-only', 'mlc-only'),
+    transfers=TRANSFERS)
+# ImageNet-like: every scene labelled, 96 px, a 6 x 6 grid of mask blocks
+# (configs/demo/_base_/labelled_scenes_96px.py).
+LABELLED_96PX = Setting(
+    name='labelled-96px',
+    data_root='data/hvpt_scenes_96px',
+    scene_args=('--size', '96', '--unlabelled-fraction', '0'),
+    pretrain_configs={
+        'hvp-mask-all': 'hvpt_swin-demo_1xb64-3e_labelled-scenes-96px.py',
+        'hvp-mask-half':
+        'hvpt_swin-demo_mask-half_1xb64-3e_labelled-scenes-96px.py',
+        'hvp-mask-0.3':
+        'hvpt_swin-demo_mask-0.3_1xb64-3e_labelled-scenes-96px.py',
+        'mim-only': 'hvpt_swin-demo_mim-only_1xb64-3e_labelled-scenes-96px.py',
+    },
+    single_signals=('mim-only', ),
+    transfers={
+        name: (config.replace('scenes-64px', 'scenes-96px'), keys)
+        for name, (config, keys) in TRANSFERS.items()
+    })
+SETTINGS = {s.name: s for s in (DEMO, LABELLED_96PX)}
 COLUMNS = ['linear mAP', 'box AP', 'mask AP', 'mIoU']
 # COCO AP is a fraction in mmdet, mAP / mIoU are percentages.
 _SCALE = {'coco/bbox_mAP': 100., 'coco/segm_mAP': 100.}
@@ -181,11 +244,11 @@ def _train_cmd(config: str, work_dir: str, options: Sequence[str],
             work_dir, '--cfg-options'] + opts
 
 
-def pretrain(variant: str, work_dir: str, seed: int,
-             budget: Budget) -> str:
+def pretrain(variant: str, work_dir: str, seed: int, budget: Budget,
+             setting: Setting = DEMO) -> str:
     """Pre-train, then extract the backbone; returns its path."""
     from mmengine.config import Config
-    config = PRETRAIN_CONFIGS[variant]
+    config = setting.pretrain_configs[variant]
     opts = _arch_options('pretrain', budget.extra.get('pretrain', []))
     epochs = budget.pretrain_epochs or Config.fromfile(
         osp.join(CONFIGS, config)).train_cfg.max_epochs
@@ -202,10 +265,10 @@ def pretrain(variant: str, work_dir: str, seed: int,
 
 
 def transfer(name: str, backbone: Optional[str], work_dir: str, seed: int,
-             budget: Budget) -> Dict[str, float]:
+             budget: Budget, setting: Setting = DEMO) -> Dict[str, float]:
     """Train and validate one transfer; ``backbone=None``: random init."""
     from mmengine.config import Config
-    config, keys = TRANSFERS[name]
+    config, keys = setting.transfers[name]
     opts = _arch_options(name, budget.extra.get(name, []))
     if backbone is None:
         opts.append('model.backbone.init_cfg=None')
@@ -233,22 +296,25 @@ def read_test_metrics(work_dir: str,
 
 
 def evaluate_test_split(name: str, work_dir: str,
-                        budget: Optional[Budget] = None) -> Dict[str, float]:
+                        budget: Optional[Budget] = None,
+                        setting: Setting = DEMO) -> Dict[str, float]:
     """Evaluate a finished transfer's last checkpoint on the test scenes.
 
     The test split is used for nothing else (no schedule, lr or recipe was
     chosen on it), so these are the held-out numbers.
 
     Args:
-        name (str): A key of :data:`TRANSFERS`.
+        name (str): A key of ``setting.transfers``.
         work_dir (str): The transfer's work dir (holds ``last_checkpoint``).
         budget (Budget, optional): The budget the transfer ran with.
+        setting (Setting): The comparison the run belongs to. Defaults to
+            :data:`DEMO`.
 
     Returns:
         dict[str, float]: Column -> value, as :func:`transfer` returns.
     """
     budget = budget or Budget()
-    config, keys = TRANSFERS[name]
+    config, keys = setting.transfers[name]
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
     test_dir = osp.join(work_dir, 'test')
@@ -266,7 +332,8 @@ def evaluate_test_split(name: str, work_dir: str,
 
 
 def add_test_metrics(result: dict, work_dir: str,
-                     budget: Optional[Budget] = None) -> dict:
+                     budget: Optional[Budget] = None,
+                     setting: Setting = DEMO) -> dict:
     """Fill ``result['test_metrics']`` of a finished run, and save it.
 
     Runs that already have them are returned as they are.
@@ -274,9 +341,10 @@ def add_test_metrics(result: dict, work_dir: str,
     if result.get('test_metrics'):
         return result
     result['test_metrics'] = {}
-    for name in TRANSFERS:
+    for name in setting.transfers:
         result['test_metrics'].update(
-            evaluate_test_split(name, osp.join(work_dir, name), budget))
+            evaluate_test_split(name, osp.join(work_dir, name), budget,
+                                setting))
     with open(osp.join(work_dir, 'result.json'), 'w') as f:
         json.dump(result, f, indent=2)
     return result
@@ -287,19 +355,22 @@ def run_pipeline(work_dir: str,
                  seed: int = 0,
                  budget: Optional[Budget] = None,
                  transfers: Sequence[str] = tuple(TRANSFERS),
-                 test_split: bool = False) -> dict:
+                 test_split: bool = False,
+                 setting: Setting = DEMO) -> dict:
     """Pre-train one variant (or none) and run the transfers.
 
     Args:
         work_dir (str): Root of this run's work dirs.
-        variant (str): A key of :data:`PRETRAIN_CONFIGS`, or ``'random'``
-            for no pre-training.
+        variant (str): A key of ``setting.pretrain_configs``, or
+            ``'random'`` for no pre-training.
         seed (int): Seed of every run. Defaults to 0.
         budget (Budget, optional): Shorter schedules (tests).
         transfers (Sequence[str]): Which transfers to run.
         test_split (bool): Also evaluate every transfer on the test scenes
             (``test_metrics``; all three transfers must run). Defaults to
             False.
+        setting (Setting): Configs of the variants and transfers.
+            Defaults to :data:`DEMO`.
 
     Returns:
         dict: ``variant``, ``seed``, ``metrics`` (column -> value, on the
@@ -313,16 +384,17 @@ def run_pipeline(work_dir: str,
     if variant != 'random':
         start = time.time()
         pre_dir = osp.join(work_dir, 'pretrain')
-        backbone = pretrain(variant, pre_dir, seed, budget)
+        backbone = pretrain(variant, pre_dir, seed, budget, setting)
         result['pretrain_dir'] = pre_dir
         result['seconds']['pretrain'] = time.time() - start
     for name in transfers:
         start = time.time()
         result['metrics'].update(
-            transfer(name, backbone, osp.join(work_dir, name), seed, budget))
+            transfer(name, backbone, osp.join(work_dir, name), seed, budget,
+                     setting))
         result['seconds'][name] = time.time() - start
     with open(osp.join(work_dir, 'result.json'), 'w') as f:
         json.dump(result, f, indent=2)
     if test_split:
-        add_test_metrics(result, work_dir, budget)
+        add_test_metrics(result, work_dir, budget, setting)
     return result

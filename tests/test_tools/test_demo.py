@@ -3,6 +3,7 @@
 import json
 import math
 import os.path as osp
+import sys
 
 import pytest
 
@@ -158,7 +159,8 @@ def test_benchmark_signals_table(tmp_path):
     assert bench.signals_table(results[-1:]) == ''
 
 
-def _fake_run(work_dir, variant='hvp', seed=0, test_split=False):
+def _fake_run(work_dir, variant='hvp', seed=0, test_split=False,
+              setting=None):
     """Stands in for run_pipeline in a worker: reports what it was given."""
     import os
 
@@ -167,7 +169,8 @@ def _fake_run(work_dir, variant='hvp', seed=0, test_split=False):
         raise RuntimeError(f'stage "pretrain" failed; full log: {work_dir}')
     return dict(variant=variant, seed=seed, work=work_dir, metrics={},
                 threads=os.environ['OMP_NUM_THREADS'], quiet=console.quiet,
-                pid=os.getpid(), test_split=test_split)
+                pid=os.getpid(), test_split=test_split,
+                setting=setting.name, pretrain_dir=None)
 
 
 def test_benchmark_parallel_workers(tmp_path, monkeypatch):
@@ -181,9 +184,91 @@ def test_benchmark_parallel_workers(tmp_path, monkeypatch):
         sorted((v, s, w) for w, v, s in pending)
     threads = str(max(1, (os.cpu_count() or 1) // 2))
     assert all(r['threads'] == threads and r['quiet'] for r in results)
-    assert all(r['test_split'] for r in results)
+    assert all(r['test_split'] and r['setting'] == 'demo' for r in results)
     assert os.getpid() not in {r['pid'] for r in results}
     # One failed run does not stop the others; all failures are listed.
     pending.append((str(tmp_path / 'con'), 'con-only', 2))
     with pytest.raises(SystemExit, match=r'con-only, seed 2 .*full log'):
         bench.run_parallel(pending, jobs=2)
+
+
+def test_benchmark_settings_verdict_per_hvp_recipe():
+    """Each HVP recipe of a setting gets its own verdict lines.
+
+    Catches a verdict that only looks for the demo's variant named 'hvp'
+    (silently empty for the ImageNet-like setting) or that compares a
+    recipe with a variant of another setting.
+    """
+    bench = _load_benchmark()
+    setting = bench.SETTINGS['labelled-96px']
+    assert setting.hvp_variants == [
+        'hvp-mask-all', 'hvp-mask-half', 'hvp-mask-0.3']
+    assert setting.variants[-1] == 'random'
+    results = [
+        dict(variant=v, seed=s,
+             metrics=dict.fromkeys(('linear mAP', 'box AP', 'mask AP',
+                                    'mIoU'), base + s))
+        for v, base in (('hvp-mask-all', 30.), ('hvp-mask-half', 40.),
+                        ('mim-only', 35.), ('random', 20.))
+        for s in (0, 1)
+    ]
+    verdict = bench.verdict(results, setting)
+    assert ('- mIoU: hvp-mask-half 40.50 is at or above the best single '
+            'signal (mim-only, 35.50).') in verdict
+    assert ('- box AP: hvp-mask-all 30.50 is BELOW the best single signal '
+            '(mim-only, 35.50).') in verdict
+    assert ('- linear mAP: hvp-mask-all 30.50 vs random initialisation '
+            '20.50 (gap +10.00; more than twice the seed spread, 1.41).'
+            ) in verdict
+    # No line for the recipe that did not run.
+    assert 'hvp-mask-0.3' not in verdict
+    rows = bench.aggregate(results, setting)
+    assert [r['pre-training'] for r in rows] == [
+        'hvp-mask-all', 'hvp-mask-half', 'mim-only', 'random']
+
+
+def test_benchmark_records_resume_without_work_dirs(tmp_path, monkeypatch):
+    """A finished run is kept in the record dir and reused from it alone.
+
+    Catches records that lose the test metrics or the per-signal summary
+    (tables could not be made again on a fresh checkout) and a resume that
+    looks only in the work dirs (every run would be trained again).
+    """
+    bench = _load_benchmark()
+    pre = tmp_path / 'work' / 'hvp' / 'seed0' / 'pretrain'
+    _write_scalars(pre, [dict(step=i, loss_mim=2., loss_con=1., loss_mlc=4.,
+                              grad_norm_mim=1., grad_norm_con=1.,
+                              grad_norm_mlc=2.) for i in (10, 20)])
+    cols = ('linear mAP', 'box AP', 'mask AP', 'mIoU')
+    result = dict(variant='hvp', seed=0, pretrain_dir=str(pre),
+                  metrics=dict.fromkeys(cols, 1.),
+                  test_metrics=dict.fromkeys(cols, 2.),
+                  seconds=dict(pretrain=60.))
+    records = tmp_path / 'records'
+    bench.save_record(dict(result), str(records))
+    path = bench.record_path(str(records), 'hvp', 0)
+    with open(path) as f:
+        kept = json.load(f)
+    assert kept['test_metrics'] == result['test_metrics']
+    assert kept['signals'] == dict(loss_mim=2., loss_con=1., loss_mlc=4.,
+                                   grad_norm_mim=1., grad_norm_con=1.,
+                                   grad_norm_mlc=2.)
+    # The work dirs are gone (another machine): the report comes from the
+    # record, and nothing is trained or evaluated again.
+    import shutil
+    shutil.rmtree(tmp_path / 'work')
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError('a finished run was started again')
+
+    monkeypatch.setattr(bench, 'run_pipeline', must_not_run)
+    monkeypatch.setattr(bench, 'run_stage', lambda *a, **k: None)
+    monkeypatch.setattr(bench, 'add_test_metrics', must_not_run)
+    monkeypatch.setattr(sys, 'argv', [
+        'run_benchmark.py', '--variants', 'hvp', '--seeds', '0',
+        '--work-dir', str(tmp_path / 'work'), '--record-dir', str(records),
+        '--report-dir', str(tmp_path / 'report')])
+    bench.main()
+    report = (tmp_path / 'report' / 'benchmark.md').read_text()
+    assert '| hvp | 1 | 2.00 | 2.00 | 2.00 | 2.00 |' in report  # test scenes
+    assert '| hvp | 1 | 2.00 | 1.00 | 4.00 | 1.00 | 1.00 | 2.00 |' in report

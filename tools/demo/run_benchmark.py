@@ -36,28 +36,56 @@ import os.path as osp
 import platform
 import statistics
 import time
+from typing import Optional
 
 from hvpt_mm.demo import (COLUMNS, add_test_metrics, markdown_table,
                           mean_spread, plot_loss_curves, run_pipeline,
                           run_stage, signal_summary)
 from hvpt_mm.demo.report import GRAD_NORMS, SIGNALS
-from hvpt_mm.demo.pipeline import REPO, console
+from hvpt_mm.demo.pipeline import DEMO, REPO, SETTINGS, Setting, console
 
-VARIANTS = ['hvp', 'mim-only', 'con-only', 'mlc-only', 'random']
-BEGIN = '<!-- demo-benchmark:begin -->'
-END = '<!-- demo-benchmark:end -->'
+# The variants of the demo setting (see --setting for the others).
+VARIANTS = DEMO.variants
+
+
+def markers(setting: Setting) -> tuple:
+    """The doc markers between which a setting's tables are written."""
+    return (f'<!-- {setting.name}-benchmark:begin -->',
+            f'<!-- {setting.name}-benchmark:end -->')
+
+
+BEGIN, END = markers(DEMO)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='HVP vs single-signal pre-training vs random init on '
         'the demo scenes, same budget, several seeds')
-    parser.add_argument('--variants', nargs='+', default=VARIANTS,
-                        choices=VARIANTS)
+    parser.add_argument(
+        '--setting', default='demo', choices=sorted(SETTINGS),
+        help='demo: the demo\'s 64-px scenes, a quarter unlabelled; '
+        'labelled-96px: the ImageNet-like setting (every scene labelled, '
+        '96 px, a 6 x 6 grid of mask blocks)')
+    parser.add_argument(
+        '--variants', nargs='+', default=None,
+        help='pre-training variants (default: all of the setting: '
+        + '; '.join(f'{s.name}: {" ".join(s.variants)}'
+                    for s in SETTINGS.values()) + ')')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--data-root', default='data/hvpt_demo')
-    parser.add_argument('--work-dir', default='work_dirs/benchmark')
-    parser.add_argument('--report-dir', default='reports/benchmark')
+    parser.add_argument(
+        '--data-root', default=None,
+        help='scenes (default: data/hvpt_demo, data/hvpt_scenes_96px)')
+    parser.add_argument(
+        '--work-dir', default=None,
+        help='default: work_dirs/benchmark[_SETTING]')
+    parser.add_argument(
+        '--report-dir', default=None,
+        help='default: reports/benchmark[_SETTING]')
+    parser.add_argument(
+        '--record-dir', default=None,
+        help='where each finished run\'s figures are kept and looked for '
+        'first (default: docs/benchmark_records/SETTING, committed, so that '
+        'a fresh checkout resumes and tabulates the finished runs)')
     parser.add_argument(
         '--update-doc', action='store_true',
         help='write the table into docs/benchmarks.md')
@@ -68,7 +96,20 @@ def parse_args() -> argparse.Namespace:
         '--report-only', action='store_true',
         help='tabulate the finished runs only, evaluating nothing (e.g. '
         'while the benchmark still runs elsewhere)')
-    return parser.parse_args()
+    args = parser.parse_args()
+    setting = SETTINGS[args.setting]
+    suffix = '' if setting is DEMO else f'_{setting.name}'
+    args.variants = args.variants or setting.variants
+    unknown = set(args.variants) - set(setting.variants)
+    if unknown:
+        parser.error(f'--variants {sorted(unknown)} are not variants of the '
+                     f'{setting.name} setting: {setting.variants}')
+    args.data_root = args.data_root or setting.data_root
+    args.work_dir = args.work_dir or f'work_dirs/benchmark{suffix}'
+    args.report_dir = args.report_dir or f'reports/benchmark{suffix}'
+    args.record_dir = args.record_dir or osp.join(
+        'docs', 'benchmark_records', setting.name)
+    return args
 
 
 def run_dir(work_dir: str, variant: str, seed: int) -> str:
@@ -76,10 +117,32 @@ def run_dir(work_dir: str, variant: str, seed: int) -> str:
     return osp.join(work_dir, variant, f'seed{seed}')
 
 
-def aggregate(results: list) -> list:
+def record_path(record_dir: str, variant: str, seed: int) -> str:
+    """The committed record of one finished (variant, seed) run."""
+    return osp.join(record_dir, f'{variant}_seed{seed}.json')
+
+
+def save_record(result: dict, record_dir: str) -> dict:
+    """Keep a finished run's figures in ``record_dir`` and return them.
+
+    The record holds the metrics, the stage times and the pre-training's
+    per-signal summary (``signals``), so that the tables can be made again,
+    and the benchmark resumed, on a machine without the work dirs.
+    """
+    if result.get('pretrain_dir') and 'signals' not in result:
+        result['signals'] = signal_summary(result['pretrain_dir'])
+    os.makedirs(record_dir, exist_ok=True)
+    path = record_path(record_dir, result['variant'], result['seed'])
+    with open(path, 'w') as f:
+        json.dump(result, f, indent=2)
+        f.write('\n')
+    return result
+
+
+def aggregate(results: list, setting: Setting = DEMO) -> list:
     """One row per variant: mean ± std of each column over seeds."""
     rows = []
-    for variant in VARIANTS:
+    for variant in setting.variants:
         runs = [r for r in results if r['variant'] == variant]
         if not runs:
             continue
@@ -90,8 +153,9 @@ def aggregate(results: list) -> list:
     return rows
 
 
-def verdict(results: list) -> str:
-    """Where HVP stands against the best single signal, per metric.
+def verdict(results: list, setting: Setting = DEMO) -> str:
+    """Where each HVP recipe stands against the best single signal.
+
 
     A gap smaller than the larger of the two seed spreads (std) is flagged:
     such a ranking is not something the seeds can separate. With random
@@ -103,19 +167,32 @@ def verdict(results: list) -> str:
         for col in COLUMNS:
             values.setdefault(r['variant'], {}).setdefault(col, []).append(
                 r['metrics'][col])
-    if 'hvp' not in values:
-        return ''
+    lines = []
+    for name in setting.hvp_variants:
+        if name in values:
+            lines += _verdict_lines(values, name, setting)
+    return '\n'.join(lines) + '\n' if lines else ''
+
+
+def _label(variant: str) -> str:
+    """How a verdict line names a variant (the demo's plain HVP: 'HVP')."""
+    return 'HVP' if variant == 'hvp' else variant
+
+
+def _verdict_lines(values: dict, name: str, setting: Setting) -> list:
+    """One HVP recipe against random init and the best single signal."""
     lines = []
     if 'random' in values:
-        lines += [_against_random(values, col) for col in COLUMNS]
-    singles = [v for v in ('mim-only', 'con-only', 'mlc-only') if v in values]
+        lines += [_against_random(values, col, name) for col in COLUMNS]
+    singles = [v for v in setting.single_signals if v in values]
     for col in COLUMNS if singles else ():
-        hvp = values['hvp'][col]
+        hvp = values[name][col]
         best = max(singles, key=lambda v: statistics.fmean(values[v][col]))
         other = values[best][col]
         gap = statistics.fmean(hvp) - statistics.fmean(other)
         mark = 'at or above' if gap >= 0 else 'BELOW'
-        line = (f'- {col}: HVP {statistics.fmean(hvp):.2f} is {mark} the '
+        line = (f'- {col}: {_label(name)} {statistics.fmean(hvp):.2f} is '
+                f'{mark} the '
                 f'best single signal ({best}, '
                 f'{statistics.fmean(other):.2f})')
         spreads = [statistics.stdev(v) for v in (hvp, other) if len(v) > 1]
@@ -123,15 +200,15 @@ def verdict(results: list) -> str:
             line += (f'; the gap ({abs(gap):.2f}) is within the seed spread '
                      f'({max(spreads):.2f})')
         lines.append(line + '.')
-    return '\n'.join(lines) + '\n' if lines else ''
+    return lines
 
 
-def _against_random(values: dict, col: str) -> str:
-    """HVP against random initialisation on one metric."""
-    hvp, rnd = values['hvp'][col], values['random'][col]
+def _against_random(values: dict, col: str, name: str = 'hvp') -> str:
+    """An HVP recipe against random initialisation on one metric."""
+    hvp, rnd = values[name][col], values['random'][col]
     gap = statistics.fmean(hvp) - statistics.fmean(rnd)
     spreads = [statistics.stdev(v) for v in (hvp, rnd) if len(v) > 1]
-    line = (f'- {col}: HVP {statistics.fmean(hvp):.2f} vs random '
+    line = (f'- {col}: {_label(name)} {statistics.fmean(hvp):.2f} vs random '
             f'initialisation {statistics.fmean(rnd):.2f} (gap {gap:+.2f}')
     if spreads:
         twice = 2 * max(spreads)
@@ -140,7 +217,7 @@ def _against_random(values: dict, col: str) -> str:
     return line + ').'
 
 
-def signals_table(results: list) -> str:
+def signals_table(results: list, setting: Setting = DEMO) -> str:
     """Per-signal losses at the end of pre-training and mean gradient norms.
 
     One row per pre-trained variant, each figure averaged over its seeds
@@ -149,10 +226,10 @@ def signals_table(results: list) -> str:
     between the signals that are on.
     """
     rows = []
-    for variant in VARIANTS:
+    for variant in setting.variants:
         runs = [
-            signal_summary(r['pretrain_dir']) for r in results
-            if r['variant'] == variant and r['pretrain_dir']
+            r.get('signals') or signal_summary(r['pretrain_dir'])
+            for r in results if r['variant'] == variant and r['pretrain_dir']
         ]
         if not runs:
             continue
@@ -171,16 +248,16 @@ def signals_table(results: list) -> str:
                                  *GRAD_NORMS, 'grad share mim / con / mlc'])
 
 
-def results_section(results: list) -> str:
+def results_section(results: list, setting: Setting = DEMO) -> str:
     """The mean ± std table of ``results['metrics']`` and its verdict."""
-    table = markdown_table(aggregate(results),
+    table = markdown_table(aggregate(results, setting),
                            ['pre-training', 'seeds'] + COLUMNS)
-    return f'{table}\n{verdict(results)}'
+    return f'{table}\n{verdict(results, setting)}'
 
 
-def signals_section(results: list) -> str:
+def signals_section(results: list, setting: Setting = DEMO) -> str:
     """The signals table with its caption, or nothing."""
-    table = signals_table(results)
+    table = signals_table(results, setting)
     if not table:
         return ''
     return ('Pre-training signals (losses: mean of the last 50 iterations; '
@@ -203,42 +280,48 @@ def per_run_table(results: list) -> str:
 
 def main() -> None:
     args = parse_args()
+    setting = SETTINGS[args.setting]
     os.chdir(REPO)
     os.environ['HVPT_DEMO_DATA'] = osp.abspath(args.data_root) + '/'
     start = time.time()
     if not args.report_only:
         run_stage('scenes', [
             'tools/dataset_converters/make_demo_scenes.py', args.data_root,
-            '--no-progress'
+            '--no-progress', *setting.scene_args
         ], osp.join(args.work_dir, 'scenes.log'))
     results, pending = [], []
     for seed in args.seeds:
         for variant in args.variants:
             work = run_dir(args.work_dir, variant, seed)
-            done = osp.join(work, 'result.json')
-            if osp.isfile(done):
-                with open(done) as f:
+            found = [p for p in (record_path(args.record_dir, variant, seed),
+                                 osp.join(work, 'result.json'))
+                     if osp.isfile(p)]
+            if found:
+                with open(found[0]) as f:
                     results.append(json.load(f))
-                console.print(f'[green]reusing[/] {done}')
+                console.print(f'[green]reusing[/] {found[0]}')
             else:
                 pending.append((work, variant, seed))
     if pending and not args.report_only:
         if args.jobs > 1:
-            results += run_parallel(pending, args.jobs)
+            results += run_parallel(pending, args.jobs, setting,
+                                    args.record_dir)
         else:
             for work, variant, seed in pending:
                 console.rule(f'{variant}, seed {seed}')
-                results.append(
+                results.append(save_record(
                     run_pipeline(work, variant=variant, seed=seed,
-                                 test_split=True))
+                                 test_split=True, setting=setting),
+                    args.record_dir))
     if not args.report_only:
         # Runs finished before the test split was evaluated get it now.
         for r in results:
             if not r.get('test_metrics'):
                 console.rule(f'{r["variant"]}, seed {r["seed"]}: test scenes')
-                add_test_metrics(
-                    r, run_dir(args.work_dir, r['variant'], r['seed']))
-    order = {v: i for i, v in enumerate(VARIANTS)}
+                save_record(add_test_metrics(
+                    r, run_dir(args.work_dir, r['variant'], r['seed']),
+                    setting=setting), args.record_dir)
+    order = {v: i for i, v in enumerate(setting.variants)}
     results.sort(key=lambda r: (r['seed'], order[r['variant']]))
     if not results:
         raise SystemExit(f'{args.work_dir}: no finished run to tabulate')
@@ -248,11 +331,14 @@ def main() -> None:
         r['variant']: r['pretrain_dir']
         for r in results
         if r['seed'] == results[0]['seed'] and r['pretrain_dir']
+        and osp.isdir(r['pretrain_dir'])
     }
     if curves:
         plot_loss_curves(curves,
                          osp.join(args.report_dir, 'loss_curves.png'))
-    cmd = ('python tools/demo/run_benchmark.py --variants ' +
+    cmd = ('python tools/demo/run_benchmark.py ' +
+           ('' if setting is DEMO else f'--setting {setting.name} ') +
+           '--variants ' +
            ' '.join(args.variants) + ' --seeds ' +
            ' '.join(map(str, args.seeds)) +
            (f' --jobs {args.jobs}' if args.jobs > 1 else ''))
@@ -269,13 +355,13 @@ def main() -> None:
     held_out = ''
     if tested:
         held_out = ('**Test scenes** (held out: nothing was chosen on '
-                    f'them):\n\n{results_section(tested)}\n')
+                    f'them):\n\n{results_section(tested, setting)}\n')
     body = (f'{held_out}**Validation scenes:**\n\n'
-            f'{results_section(results)}\nCommand: `{cmd}` '
+            f'{results_section(results, setting)}\nCommand: `{cmd}` '
             f'({platform.processor() or platform.machine()}, '
             f'{os.cpu_count()} cores; {timing}; seeds done: {seeds}). '
             'COCO AP in percent; mean ± std over seeds.\n\n'
-            f'{signals_section(results)}'
+            f'{signals_section(results, setting)}'
             '<details><summary>Every run (validation scenes)</summary>\n\n'
             f'{per_run_table(results)}\n</details>\n')
     with open(osp.join(args.report_dir, 'benchmark.md'), 'w') as f:
@@ -283,7 +369,7 @@ def main() -> None:
     with open(osp.join(args.report_dir, 'results.json'), 'w') as f:
         json.dump(results, f, indent=2)
     if args.update_doc:
-        update_doc(osp.join(REPO, 'docs', 'benchmarks.md'), body)
+        update_doc(osp.join(REPO, 'docs', 'benchmarks.md'), body, setting)
     print(body)
 
 
@@ -296,7 +382,8 @@ def _init_worker(threads: int) -> None:
     console.quiet = True
 
 
-def run_parallel(pending: list, jobs: int) -> list:
+def run_parallel(pending: list, jobs: int, setting: Setting = DEMO,
+                 record_dir: Optional[str] = None) -> list:
     """Run ``(work_dir, variant, seed)`` items on ``jobs`` processes.
 
     A failed run is reported and the others go on; the benchmark then
@@ -310,7 +397,7 @@ def run_parallel(pending: list, jobs: int) -> list:
             jobs, initializer=_init_worker, initargs=(threads, )) as pool:
         running = {
             pool.submit(run_pipeline, work, variant=variant, seed=seed,
-                        test_split=True):
+                        test_split=True, setting=setting):
             (work, variant, seed, time.time())
             for work, variant, seed in pending
         }
@@ -318,7 +405,10 @@ def run_parallel(pending: list, jobs: int) -> list:
             work, variant, seed, start = running[fut]
             minutes = (time.time() - start) / 60
             try:
-                results.append(fut.result())
+                result = fut.result()
+                if record_dir:
+                    save_record(result, record_dir)
+                results.append(result)
             except Exception as e:  # noqa: BLE001 - reported below
                 failures.append(f'{variant}, seed {seed} ({work}): {e}')
                 print(f'FAILED {variant}, seed {seed}: {e}', flush=True)
@@ -331,16 +421,17 @@ def run_parallel(pending: list, jobs: int) -> list:
     return results
 
 
-def update_doc(path: str, body: str) -> None:
-    """Replace the text between the demo markers of ``path``."""
+def update_doc(path: str, body: str, setting: Setting = DEMO) -> None:
+    """Replace the text between the setting's markers in ``path``."""
+    begin, end = markers(setting)
     with open(path) as f:
         text = f.read()
-    if BEGIN not in text or END not in text:
-        raise ValueError(f'{path}: no {BEGIN} ... {END} markers')
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    if begin not in text or end not in text:
+        raise ValueError(f'{path}: no {begin} ... {end} markers')
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
     with open(path, 'w') as f:
-        f.write(head + BEGIN + '\n' + body + END + tail)
+        f.write(head + begin + '\n' + body + end + tail)
 
 
 if __name__ == '__main__':
