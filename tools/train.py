@@ -3,6 +3,14 @@
 
 Works for hvpt_mm, mmpretrain, mmdet and mmseg configs: modules are
 registered through each config's ``custom_imports``.
+
+A downstream config (fine-tuning, linear probe, detection, segmentation)
+must be given its pre-trained backbone, ``--cfg-options
+model.backbone.init_cfg.checkpoint=PATH``; without it, or when the file is
+missing, the run stops before anything is built, naming the commands that
+make the file. Its work dir then defaults to ``<folder of PATH>/<config
+name>``: the transfers of each pre-training stay apart, and ``--resume``
+never picks up another pre-training's run.
 """
 import warnings
 
@@ -17,7 +25,9 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from hvpt_mm.utils.launch import prepare_cfg_for_launch  # noqa: I001
+from hvpt_mm.utils.backbone import (  # noqa: I001
+    backbone_problem, is_local_path, pretrained_checkpoints)
+from hvpt_mm.utils.launch import prepare_cfg_for_launch
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,7 +52,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
-        help='scale the lr by the actual total batch size (linear rule)')
+        help='scale the lr by the actual total batch size (linear rule); '
+        'the configs of this project enable it already')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -62,13 +73,28 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def default_work_dir(cfg: Config, config_path: str) -> str:
+    """Where a run writes when neither ``--work-dir`` nor the config says.
+
+    ``work_dirs/<config name>``, as mmengine's tools do; for a run that
+    loads a pre-trained backbone from a local file, ``<folder of that
+    file>/<config name>`` instead (the pre-training's work dir), so that
+    fine-tunes of different pre-trainings never share a folder. When that
+    folder is not writable: ``work_dirs/<its name>/<config name>``.
+    """
+    name = osp.splitext(osp.basename(config_path))[0]
+    checkpoints = [c for _, c in pretrained_checkpoints(cfg)
+                   if is_local_path(c)]
+    if not checkpoints:
+        return osp.join('./work_dirs', name)
+    folder = osp.dirname(osp.expanduser(checkpoints[0])) or '.'
+    if os.access(folder, os.W_OK):
+        return osp.join(folder, name)
+    return osp.join('./work_dirs', osp.basename(osp.abspath(folder)), name)
+
+
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command-line switches to the config."""
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None
@@ -93,14 +119,31 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.auto_scale_lr.enable = True
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # After --cfg-options, which may name the backbone.
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = default_work_dir(cfg, args.config)
     cfg.launcher = args.launcher
     return cfg
+
+
+def check_backbone(cfg: Config) -> None:
+    """Stop before building anything if the pre-trained backbone is
+    unnamed or missing (the weight init would find it only after the
+    datasets are loaded)."""
+    for key, checkpoint in pretrained_checkpoints(cfg):
+        problem = backbone_problem(checkpoint, key)
+        if problem is not None:
+            name = osp.basename(cfg.filename or 'config')
+            raise SystemExit(f'{name}: {problem}')
 
 
 def main() -> None:
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    check_backbone(cfg)
     prepare_cfg_for_launch(cfg)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS

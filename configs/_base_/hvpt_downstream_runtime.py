@@ -16,3 +16,7 @@ custom_hooks = [
 # then written to a temporary file and renamed: a job killed while saving
 # keeps its previous checkpoint and leaves no truncated one.
 atomic_checkpoint = dict(backend_args=dict(backend='hvpt_atomic_local'))
+
+# mmengine's runner, with an auto_scale_lr that counts
+# optim_wrapper.accumulative_counts (registered for every scope).
+runner_type = 'HVPTRunner'

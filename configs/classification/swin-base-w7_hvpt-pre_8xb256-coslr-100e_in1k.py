@@ -9,21 +9,24 @@
 # The pre-trained window-6 relative-position tables are resized to window 7
 # when the checkpoint loads.
 #
-#   tools/dist_train.sh configs/classification/<this file> 8 \
-#       --cfg-options model.backbone.init_cfg.checkpoint=CKPT
+#   python tools/transfer.py work_dirs/hvpt_swin-b --tasks finetune
+# or by hand (the work dir is then work_dirs/hvpt_swin-b/<config name>):
+#   tools/dist_train.sh configs/classification/<this file> 8 --cfg-options \
+#       model.backbone.init_cfg.checkpoint=work_dirs/hvpt_swin-b/backbone.pth
 _base_ = [
     'mmpretrain::simmim/benchmarks/swin-base-w7_8xb256-coslr-100e_in1k.py',
     '../_base_/hvpt_downstream_runtime.py',
 ]
 
-# An HVP checkpoint: the extracted backbone (tools/model_converters/
-# extract_backbone.py) or the runner's own epoch_*.pth.
-checkpoint = 'work_dirs/hvpt_swin-b/hvpt_swin-b_backbone.pth'
-
+# The pre-trained backbone is named on the command line (or by
+# tools/transfer.py), never here: a run without it stops before training.
+#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
+# PATH: a pre-training's extracted backbone (work_dirs/<pre-training>/
+# backbone.pth) or its runner checkpoint (epoch_*.pth).
 model = dict(
     backbone=dict(
         init_cfg=dict(
-            type='Pretrained', checkpoint=checkpoint, prefix='backbone.')))
+            type='Pretrained', checkpoint=None, prefix='backbone.')))
 
 # `mmpretrain::` inheritance adds a `_scope_` key to every typed dict, and
 # mmengine 0.10.7 passes it on to the collate function: restate them.
@@ -38,5 +41,6 @@ custom_imports = dict(
 # ../_base_/hvpt_downstream_runtime.py.
 default_hooks = dict(checkpoint=_base_.atomic_checkpoint)
 
-# 8 GPUs x 256 images; --auto-scale-lr rescales lr for another batch size.
-auto_scale_lr = dict(base_batch_size=2048)
+# The lr is mmpretrain's for 8 GPUs x 256 images and follows the batch that
+# runs (HVPTRunner: world size x batch x accumulative_counts / 2048).
+auto_scale_lr = dict(enable=True, base_batch_size=2048)

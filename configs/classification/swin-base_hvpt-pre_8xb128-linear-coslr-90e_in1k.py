@@ -8,8 +8,10 @@
 # learning rate of linear probes depends on the feature scale; sweep it
 # (e.g. 0.1 / 0.4 / 1.6) when comparing pre-trainings.
 #
-#   tools/dist_train.sh configs/classification/<this file> 8 \
-#       --cfg-options model.backbone.init_cfg.checkpoint=CKPT
+#   python tools/transfer.py work_dirs/hvpt_swin-b --tasks linear
+# or by hand (the work dir is then work_dirs/hvpt_swin-b/<config name>):
+#   tools/dist_train.sh configs/classification/<this file> 8 --cfg-options \
+#       model.backbone.init_cfg.checkpoint=work_dirs/hvpt_swin-b/backbone.pth
 _base_ = [
     'mmpretrain::_base_/models/swin_transformer/base_224.py',
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
@@ -17,14 +19,17 @@ _base_ = [
     '../_base_/hvpt_downstream_runtime.py',
 ]
 
-checkpoint = 'work_dirs/hvpt_swin-b/hvpt_swin-b_backbone.pth'
-
+# The pre-trained backbone is named on the command line (or by
+# tools/transfer.py), never here: a run without it stops before training.
+#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
+# PATH: a pre-training's extracted backbone (work_dirs/<pre-training>/
+# backbone.pth) or its runner checkpoint (epoch_*.pth).
 model = dict(
     backbone=dict(
         drop_path_rate=0.,
         frozen_stages=3,
         init_cfg=dict(
-            type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
+            type='Pretrained', checkpoint=None, prefix='backbone.')),
     head=dict(
         loss=dict(_delete_=True, type='CrossEntropyLoss', loss_weight=1.0),
         init_cfg=dict(
@@ -75,4 +80,5 @@ custom_imports = dict(
     allow_failed_imports=False)
 
 randomness = dict(seed=0, diff_rank_seed=True)
-auto_scale_lr = dict(base_batch_size=1024)
+# The lr is for 8 GPUs x 128 images and follows the batch that runs.
+auto_scale_lr = dict(enable=True, base_batch_size=1024)

@@ -8,17 +8,20 @@
 # prefix='backbone.'; its pre-training window (6) is resized to 7 on load.
 # Drop path 0.3 is the Swin-B detection setting of the Swin paper.
 #
-#   tools/dist_train.sh configs/detection/<this file> 8 \
-#       --cfg-options model.backbone.init_cfg.checkpoint=CKPT
+#   python tools/transfer.py work_dirs/hvpt_swin-b --tasks detection
+# or by hand (the work dir is then work_dirs/hvpt_swin-b/<config name>):
+#   tools/dist_train.sh configs/detection/<this file> 8 --cfg-options \
+#       model.backbone.init_cfg.checkpoint=work_dirs/hvpt_swin-b/backbone.pth
 _base_ = [
     'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py',
     '../_base_/hvpt_downstream_runtime.py',
 ]
 
-# An HVP checkpoint: the extracted backbone (tools/model_converters/
-# extract_backbone.py) or the runner's own epoch_*.pth.
-checkpoint = 'work_dirs/hvpt_swin-b/hvpt_swin-b_backbone.pth'
-
+# The pre-trained backbone is named on the command line (or by
+# tools/transfer.py), never here: a run without it stops before training.
+#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
+# PATH: a pre-training's extracted backbone (work_dirs/<pre-training>/
+# backbone.pth) or its runner checkpoint (epoch_*.pth).
 model = dict(
     backbone=dict(
         _delete_=True,
@@ -32,7 +35,7 @@ model = dict(
         # as detection inputs come in any size.
         pad_small_map=True,
         init_cfg=dict(
-            type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
+            type='Pretrained', checkpoint=None, prefix='backbone.')),
     neck=dict(in_channels=[128, 256, 512, 1024]))
 
 custom_imports = dict(
@@ -41,3 +44,6 @@ custom_imports = dict(
 # Atomic checkpoint writes, pointer repair and the non-finite-loss hook of
 # ../_base_/hvpt_downstream_runtime.py.
 default_hooks = dict(checkpoint=_base_.atomic_checkpoint)
+
+# mmdet's lr is for 8 GPUs x 2 images; it follows the batch that runs.
+auto_scale_lr = dict(enable=True, base_batch_size=16)

@@ -8,18 +8,21 @@
 # mmpretrain's SwinTransformer, so an mmpretrain-format checkpoint loads with
 # prefix='backbone.'; its pre-training window (6) is resized to 12 on load.
 #
-#   tools/dist_train.sh configs/segmentation/<this file> 8 \
-#       --cfg-options model.backbone.init_cfg.checkpoint=CKPT
+#   python tools/transfer.py work_dirs/hvpt_swin-b --tasks segmentation
+# or by hand (the work dir is then work_dirs/hvpt_swin-b/<config name>):
+#   tools/dist_train.sh configs/segmentation/<this file> 8 --cfg-options \
+#       model.backbone.init_cfg.checkpoint=work_dirs/hvpt_swin-b/backbone.pth
 _base_ = [
     'mmseg::swin/swin-base-patch4-window12-in1k-384x384-pre_upernet_'
     '8xb2-160k_ade20k-512x512.py',
     '../_base_/hvpt_downstream_runtime.py',
 ]
 
-# An HVP checkpoint: the extracted backbone (tools/model_converters/
-# extract_backbone.py) or the runner's own epoch_*.pth.
-checkpoint = 'work_dirs/hvpt_swin-b/hvpt_swin-b_backbone.pth'
-
+# The pre-trained backbone is named on the command line (or by
+# tools/transfer.py), never here: a run without it stops before training.
+#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
+# PATH: a pre-training's extracted backbone (work_dirs/<pre-training>/
+# backbone.pth) or its runner checkpoint (epoch_*.pth).
 model = dict(
     backbone=dict(
         _delete_=True,
@@ -32,7 +35,7 @@ model = dict(
         # Pad feature maps to whole windows (16x16 at the last stage).
         pad_small_map=True,
         init_cfg=dict(
-            type='Pretrained', checkpoint=checkpoint, prefix='backbone.')))
+            type='Pretrained', checkpoint=None, prefix='backbone.')))
 
 custom_imports = dict(
     imports=['mmpretrain.models', 'hvpt_mm'],
@@ -41,5 +44,5 @@ custom_imports = dict(
 # ../_base_/hvpt_downstream_runtime.py.
 default_hooks = dict(checkpoint=_base_.atomic_checkpoint)
 
-# 8 GPUs x 2 images; --auto-scale-lr rescales lr for another batch size.
-auto_scale_lr = dict(enable=False, base_batch_size=16)
+# mmseg's lr is for 8 GPUs x 2 images; it follows the batch that runs.
+auto_scale_lr = dict(enable=True, base_batch_size=16)

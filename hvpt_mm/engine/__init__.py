@@ -4,3 +4,4 @@ from .hooks import *  # noqa: F401,F403
 from .model_wrappers import HVPTCPUDistributedDataParallel  # noqa: F401
 from .optimizers import *  # noqa: F401,F403
 from .runner import HVPTRunner  # noqa: F401
+from .weight_init import HVPTPretrainedInit  # noqa: F401

@@ -76,7 +76,7 @@ class HVPTRunner(Runner):
 
     - :meth:`scale_lr` counts ``accumulative_counts``: the lr follows
       ``world_size * batch_size * accumulative_counts``, the images one
-      optimizer step averages;
+      optimizer step averages; the logged ``base_lr`` is scaled too;
     - :meth:`build_train_loop` checks, once the train dataset is built, that
       ``model.mlc_head.num_classes``, the ``num_classes`` of every
       ``HVPTMixedSignals`` of the train pipelines and the dataset's class
@@ -117,6 +117,11 @@ class HVPTRunner(Runner):
         for wrapper in wrappers:
             for group in wrapper.optimizer.param_groups:
                 group['lr'] = group['lr'] * ratio
+            # The lr logged as base_lr (scheduled alongside the groups);
+            # mmengine leaves it unscaled.
+            base = getattr(wrapper, 'base_param_settings', None)
+            if base is not None and 'lr' in base:
+                base['lr'] = base['lr'] * ratio
 
     def build_train_loop(self, loop):
         """Build the loop (and the train dataset), then check class counts.

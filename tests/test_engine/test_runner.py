@@ -56,6 +56,9 @@ def _lrs(config: str, world_size: int, batch_size=None,
     lrs = []
     for _ in range(cfg.train_cfg.max_epochs * EPOCH_LENGTH):
         lrs.append(wrapper.optimizer.param_groups[0]['lr'])
+        # The lr the log shows as base_lr follows the same schedule.
+        logged = wrapper.get_lr().get('base_lr', [lrs[-1]])[0]
+        assert logged == pytest.approx(lrs[-1], rel=1e-9)
         for s in schedulers:
             s.step()
     return cfg, lrs

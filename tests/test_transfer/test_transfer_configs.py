@@ -59,8 +59,17 @@ def test_downstream_config_contract(relpath, tmp_path):
         assert hook in hooks, hook
     init = cfg.model.backbone.init_cfg
     assert init.type == 'Pretrained' and init.prefix == 'backbone.'
-    # One variable at the top (of the file or of its sibling base).
-    assert init.checkpoint == cfg.checkpoint
+    # No default backbone: a run must name its own (one spelling,
+    # model.backbone.init_cfg.checkpoint), or it would silently load
+    # another pre-training's.
+    assert init.checkpoint is None
+    assert 'checkpoint' not in cfg, 'a second, dead spelling'
+    # The lr follows the batch that runs, accumulation counted.
+    assert cfg.auto_scale_lr.enable is True
+    # Every downstream recipe is 8 GPUs (the commands the docs show).
+    assert cfg.auto_scale_lr.base_batch_size == \
+        8 * cfg.train_dataloader.batch_size
+    assert cfg.runner_type == 'HVPTRunner'
     assert 'SwinTransformer' in cfg.model.backbone.type
     # mmengine 0.10.7 hands every key but `type` to the collate function.
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
