@@ -102,6 +102,7 @@ def save_picture(image: np.ndarray, feat: torch.Tensor, out: str) -> None:
     axes[1].set_title(f'last stage PCA ({c} ch, {fh} x {fw})')
     for ax in axes:
         ax.set_axis_off()
+    fig.tight_layout()
     if osp.dirname(out):
         os.makedirs(osp.dirname(out), exist_ok=True)
     fig.savefig(out, dpi=DPI)

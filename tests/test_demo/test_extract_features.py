@@ -2,6 +2,8 @@
 """``demo/extract_features.py`` on the bundled photo, with a tiny model."""
 import importlib.util
 import os.path as osp
+import re
+import shlex
 
 import numpy as np
 import pytest
@@ -30,6 +32,16 @@ test_dataloader = dict(dataset=dict(pipeline=[
 '''
 
 
+def tiny_files(tmp_path):
+    """The tiny config and a checkpoint of its model (random weights)."""
+    from mmpretrain.apis import get_model
+    config = tmp_path / 'tiny_linear.py'
+    config.write_text(TINY_CONFIG)
+    ckpt = tmp_path / 'tiny.pth'
+    torch.save(dict(state_dict=get_model(str(config)).state_dict()), ckpt)
+    return str(config), str(ckpt)
+
+
 def load_demo():
     """The demo script as a module (``demo/`` is no package)."""
     spec = importlib.util.spec_from_file_location(
@@ -51,15 +63,10 @@ def test_shapes_and_picture(tmp_path):
     """Every stage's shape for a 64 x 96 input, computed by hand (the bugs:
     only the last stage printed, H and W swapped, the config's test pipeline
     skipped) and the picture at the size its constants give."""
-    from mmpretrain.apis import get_model
-    config = tmp_path / 'tiny_linear.py'
-    config.write_text(TINY_CONFIG)
-    ckpt = tmp_path / 'tiny.pth'
-    model = get_model(str(config))
-    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    config, ckpt = tiny_files(tmp_path)
     out = tmp_path / 'pics' / 'features.png'
-    proc = run_tool([SCRIPT, PHOTO, str(config), str(ckpt), '--out',
-                     str(out), '--device', 'cpu'])
+    proc = run_tool([SCRIPT, PHOTO, config, ckpt, '--out', str(out),
+                     '--device', 'cpu'])
     lines = proc.stdout.strip().splitlines()
     assert lines[-6:] == [
         'input: 3 x 64 x 96',
@@ -111,3 +118,38 @@ def test_pca_colours_follow_the_strongest_directions():
         got = rgb[..., k]
         assert (np.allclose(got, unit(pattern), atol=1e-5)
                 or np.allclose(got, unit(-pattern), atol=1e-5)), k
+
+
+def test_method_readme_usage(tmp_path):
+    """The "Look at the features" code of configs/hvpt/README.md runs, with
+    the tiny config and checkpoint in place of Swin-B's; the Swin-B shapes
+    it shows are those of 224 px inputs (the bugs: a README snippet that no
+    longer runs, or shows shapes the model does not give)."""
+    with open(osp.join(REPO, 'configs', 'hvpt', 'README.md')) as f:
+        text = f.read()
+    part = text.split('**Look at the features**', 1)[1].split('\n## ')[0]
+    bash, python, output = re.findall(r'```\w+\n(.*?)```', part, re.S)
+    config, ckpt = tiny_files(tmp_path)
+    out = str(tmp_path / 'features.png')
+    swaps = {
+        'configs/classification/swin-base_hvpt-pre_8xb128-linear-coslr-'
+        '90e_in1k.py': config,
+        'work_dirs/hvpt_swin-b/epoch_100.pth': ckpt,
+        'work_dirs/features.png': out,
+    }
+    for old, new in swaps.items():
+        assert old in bash and (old in python or new == out)
+        bash, python = bash.replace(old, new), python.replace(old, new)
+    args = shlex.split(bash.replace('\\\n', ' '))
+    assert args[:2] == ['python', SCRIPT]
+    run_tool(args[1:])
+    with Image.open(out) as png:
+        assert png.size == (800, 400)
+    snippet = tmp_path / 'snippet.py'
+    snippet.write_text(python)
+    proc = run_tool([str(snippet)])
+    assert proc.stdout.strip().splitlines()[-1] == \
+        '[(32, 16, 24), (64, 8, 12), (128, 4, 6), (256, 2, 3)]'
+    # Swin-B, 224 px: 128 channels at stride 4, doubled per stage.
+    assert output.strip() == str([(128 * 2**i, 56 // 2**i, 56 // 2**i)
+                                  for i in range(4)])
