@@ -19,8 +19,10 @@ train_dataloader = dict(batch_size=256)
 # The multi-label head follows the data's class count (`num_classes` of the
 # dataset base, which the pipeline uses); HVPTRunner checks head, pipeline
 # and class list against each other before the first step.
+# One label per ImageNet image: every class starts at 1 / num_classes.
 num_classes = _base_.num_classes
-model = dict(mlc_head=dict(num_classes=num_classes))
+model = dict(
+    mlc_head=dict(num_classes=num_classes, init_prior=1 / num_classes))
 
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))

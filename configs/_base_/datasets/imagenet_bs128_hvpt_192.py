@@ -5,6 +5,8 @@
 # unreadable images).
 dataset_type = 'HVPTImageNet'
 data_root = 'data/imagenet/'
+# The class count, set once: the pipeline below and, in the pre-training
+# configs, model.mlc_head follow it.
 num_classes = 1000
 input_size = 192
 

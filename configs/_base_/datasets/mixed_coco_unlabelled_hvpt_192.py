@@ -1,8 +1,8 @@
 # COCO 2017 image-level labels (80 classes) + an unlabelled image folder,
 # one shared class space. Unlabelled images (has_label=False) train masked
 # image modeling and the contrastive signal only. A delta on the ImageNet
-# data config; a pretrain config using it must also set
-# model.mlc_head.num_classes = 80.
+# data config; a pretrain config using it sets model.mlc_head.num_classes
+# from num_classes below (HVPTRunner stops on a mismatch before training).
 #
 #   data/coco/annotations/instances_train2017.json
 #   data/coco/train2017/*.jpg

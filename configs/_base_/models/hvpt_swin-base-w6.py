@@ -78,7 +78,10 @@ model = dict(
     # gamma_neg=4, clip=0.05).
     mlc_head=dict(
         type='HVPTMultiLabelHead',
-        num_classes=1000,  # must match the data pipeline's num_classes
+        # The data's class count; the pre-training configs set it from
+        # the dataset base's num_classes, and HVPTRunner checks head,
+        # pipeline and class list agree before the first step.
+        num_classes=1000,
         in_channels=128 * 2**3,
         init_prior=1 / 1000,
         loss=dict(type='CrossEntropyLoss', use_sigmoid=True)))
