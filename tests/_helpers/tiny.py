@@ -38,7 +38,7 @@ def tiny_model_cfg(num_classes: int = 3, **weights) -> dict:
             stage_cfgs=dict(block_cfgs=dict(window_size=2))),
         neck=dict(type='SimMIMLinearDecoder', in_channels=TINY_OUT,
                   encoder_stride=32),
-        head=dict(type='SimMIMHead', patch_size=4,
+        head=dict(type='HVPTSimMIMHead', patch_size=4,
                   loss=dict(type='PixelReconstructionLoss', criterion='L1',
                             channel=3)),
         con_neck=dict(type='NonLinearNeck', in_channels=TINY_OUT,
