@@ -176,7 +176,7 @@ print(f'torch {torch.__version__}, mmengine {mmengine.__version__}, '
       f'hvpt_mm {hvpt_mm.__version__}')
 EOF
 # Real photos for the demo (Debian package dataset-fashion-mnist).
-if ! "$PY" -c 'from hvpt_mm.datasets.demo_scenes import find_fashion_mnist as f; f()' 2>/dev/null; then
+if ! PYTHONPATH="$ROOT/tools/dataset_converters" "$PY" -c 'from demo_scenes import find_fashion_mnist as f; f()' 2>/dev/null; then
   SUDO=""
   [[ "$(id -u)" != 0 ]] && sudo -n true 2>/dev/null && SUDO="sudo -n"
   if command -v apt-get >/dev/null && { [[ "$(id -u)" == 0 ]] || [[ -n "$SUDO" ]]; }; then

@@ -3,16 +3,23 @@
 import json
 import math
 import os.path as osp
+import subprocess
 import sys
 
 import pytest
 
-from _helpers.tiny import run_tool
+from _helpers.tiny import REPO, run_tool
+from test_transfer.hvpt_transfer_utils import load_tool
+
+# The demo's harness (pipeline.py, report.py), importable as its scripts
+# import it when they run.
+sys.path.insert(0, osp.join(REPO, 'tools', 'demo'))
 
 
 @pytest.fixture(scope='module')
 def fashion_mnist():
-    from hvpt_mm.datasets.demo_scenes import find_fashion_mnist
+    find_fashion_mnist = load_tool(
+        'tools/dataset_converters/demo_scenes.py').find_fashion_mnist
     try:
         return find_fashion_mnist()
     except FileNotFoundError as e:
@@ -50,7 +57,7 @@ def test_demo_quick_end_to_end(tmp_path, fashion_mnist):
     # The held-out test scenes: each transfer's final checkpoint evaluated
     # by tools/test.py, saved with the run.
     import os
-    from hvpt_mm.demo import Budget, add_test_metrics
+    from pipeline import Budget, add_test_metrics
     os.environ['HVPT_DEMO_DATA'] = str(tmp_path / 'data') + '/'
     try:
         add_test_metrics(result, str(tmp_path / 'work'), Budget.quick())
@@ -65,13 +72,7 @@ def test_demo_quick_end_to_end(tmp_path, fashion_mnist):
 
 
 def _load_benchmark():
-    import importlib.util
-    from _helpers.tiny import REPO
-    spec = importlib.util.spec_from_file_location(
-        'run_benchmark', osp.join(REPO, 'tools', 'demo', 'run_benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/demo/run_benchmark.py')
 
 
 def test_benchmark_table_and_verdict(tmp_path):
@@ -164,7 +165,7 @@ def _fake_run(work_dir, variant='hvp', seed=0, test_split=False,
     """Stands in for run_pipeline in a worker: reports what it was given."""
     import os
 
-    from hvpt_mm.demo.pipeline import console
+    from pipeline import console
     if variant == 'con-only':
         raise RuntimeError(f'stage "pretrain" failed; full log: {work_dir}')
     return dict(variant=variant, seed=seed, work=work_dir, metrics={},
@@ -272,3 +273,81 @@ def test_benchmark_records_resume_without_work_dirs(tmp_path, monkeypatch):
     report = (tmp_path / 'report' / 'benchmark.md').read_text()
     assert '| hvp | 1 | 2.00 | 2.00 | 2.00 | 2.00 |' in report  # test scenes
     assert '| hvp | 1 | 2.00 | 1.00 | 4.00 | 1.00 | 1.00 | 2.00 |' in report
+
+
+# The demo's harness and scene builder, by module name as the tools import
+# them, and their former places inside the package.
+HARNESS = ('pipeline', 'report', 'run_demo', 'run_benchmark', 'demo_scenes',
+           'make_demo_scenes', 'hvpt_mm.demo', 'hvpt_mm.datasets.demo_scenes')
+
+
+def test_import_hvpt_mm_loads_no_demo_harness():
+    """``import hvpt_mm`` (a fresh interpreter) loads nothing from tools/.
+
+    Catches the demo harness or the scene builder imported by the library
+    again, e.g. a ``datasets/__init__.py`` that imports the scene builder or
+    a package module that puts ``tools/`` on ``sys.path``.
+    """
+    code = ('import json, sys, hvpt_mm\n'
+            'print(json.dumps({n: getattr(m, "__file__", None) '
+            'for n, m in list(sys.modules.items())}))')
+    proc = subprocess.run([sys.executable, '-c', code], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    modules = json.loads(proc.stdout.splitlines()[-1])
+    assert 'hvpt_mm.models' in modules  # the import itself did happen
+    tools = osp.join(REPO, 'tools') + osp.sep
+    from_tools = sorted(n for n, f in modules.items()
+                        if f and osp.realpath(f).startswith(tools))
+    assert from_tools == []
+    assert sorted(set(HARNESS) & set(modules)) == []
+
+
+def test_package_modules_do_not_refer_to_the_harness():
+    """No module of ``hvpt_mm`` imports from tools/ or names the harness.
+
+    Catches a library module that imports the moved demo code (by its old
+    package path or from tools/, which an installed hvpt_mm does not have
+    on its path) or points its readers at ``hvpt_mm.demo``.
+    """
+    import ast
+    import glob
+    import re
+
+    files = glob.glob(osp.join(REPO, 'hvpt_mm', '**', '*.py'),
+                      recursive=True)  # skips .mim, the link to tools/
+    assert len(files) > 20
+    names = re.compile(r'hvpt_mm[./]demo|demo_scenes|tools[./]demo\b|'
+                       r'run_benchmark|run_demo')
+    bad = []
+    for path in files:
+        with open(path) as f:
+            text = f.read()
+        for node in ast.walk(ast.parse(text, path)):
+            if isinstance(node, ast.Import):
+                roots = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                roots = [node.module or '']
+            else:
+                continue
+            bad += [f'{path}:{node.lineno} imports {r}' for r in roots
+                    if r.split('.')[0] in ('tools', *HARNESS)]
+        bad += [f'{path}: names {m}' for m in names.findall(text)]
+    assert bad == []
+
+
+def test_report_columns_are_the_transfer_metrics():
+    """The report's columns are the transfers' metric columns, in order.
+
+    Catches a metric added to or renamed in ``pipeline.TRANSFERS`` but not
+    in ``report.COLUMNS`` (its column would be missing from every table).
+    """
+    import pipeline
+    import report
+    assert report.COLUMNS == [
+        col for _, keys in pipeline.TRANSFERS.values()
+        for col in keys.values()
+    ] == ['linear mAP', 'box AP', 'mask AP', 'mIoU']
+    for setting in pipeline.SETTINGS.values():
+        assert [col for _, keys in setting.transfers.values()
+                for col in keys.values()] == report.COLUMNS

@@ -29,9 +29,10 @@ TINY_HVP = [
 
 @pytest.fixture(scope='module')
 def cache_dir(tmp_path_factory):
-    from hvpt_mm.datasets.demo_scenes import find_fashion_mnist
+    from test_transfer.hvpt_transfer_utils import load_tool
+    demo_scenes = load_tool('tools/dataset_converters/demo_scenes.py')
     try:
-        find_fashion_mnist()
+        demo_scenes.find_fashion_mnist()
     except FileNotFoundError as e:
         pytest.skip(f'demo photos not installed: {e}')
     return tmp_path_factory.mktemp('scenes')

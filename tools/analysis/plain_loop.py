@@ -1,7 +1,7 @@
 # Copyright (c) hvpt_mm authors. All rights reserved.
 """How well a model learns the demo scenes' multi-labels, in a plain loop.
 
-Scenes: :func:`hvpt_mm.datasets.demo_scenes.generate_scene` in memory,
+Scenes: :func:`demo_scenes.generate_scene` in memory,
 ``--num-train`` from the Fashion-MNIST train photos (seed 1), ``--num-val``
 from the first 5,000 test photos (seed 2). No Runner: AdamW (no decay on
 1-d parameters), linear warm-up then cosine to 1 % of ``--lr``, gradient
@@ -41,6 +41,7 @@ import logging
 import math
 import os
 import os.path as osp
+import sys
 import time
 from collections import defaultdict
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
@@ -54,7 +55,10 @@ from mmpretrain.evaluation import AveragePrecision
 from rich.progress import track
 from torch import Tensor, nn
 
-from hvpt_mm.datasets import demo_scenes
+# The demo's scene builder: tools/dataset_converters/demo_scenes.py.
+sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                            'dataset_converters'))
+import demo_scenes
 
 SIZE, NUM_CLASSES = 64, len(demo_scenes.CLASSES)
 MEAN = torch.tensor([123.675, 116.28, 103.53]).view(3, 1, 1)  # configs' RGB

@@ -10,7 +10,7 @@ import argparse
 import json
 import time
 
-from hvpt_mm.datasets.demo_scenes import build_demo_dataset
+from demo_scenes import build_demo_dataset  # beside this script
 
 
 def parse_args() -> argparse.Namespace:

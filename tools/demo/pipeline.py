@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from .report import newest_log, read_scalars
+from report import newest_log, read_scalars
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'demo')
@@ -104,7 +104,6 @@ LABELLED_96PX = Setting(
         for name, (config, keys) in TRANSFERS.items()
     })
 SETTINGS = {s.name: s for s in (DEMO, LABELLED_96PX)}
-COLUMNS = ['linear mAP', 'box AP', 'mask AP', 'mIoU']
 # COCO AP is a fraction in mmdet, mAP / mIoU are percentages.
 _SCALE = {'coco/bbox_mAP': 100., 'coco/segm_mAP': 100.}
 # mmengine's log lines: "Epoch(train)  [3][20/63]" or "Iter(train) [20/1500]"

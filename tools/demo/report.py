@@ -6,6 +6,8 @@ import os.path as osp
 import statistics
 from typing import Dict, List, Optional, Sequence
 
+# The transfers' metrics (the column names of ``pipeline.TRANSFERS``).
+COLUMNS = ['linear mAP', 'box AP', 'mask AP', 'mIoU']
 SIGNALS = ('loss_mim', 'loss_con', 'loss_mlc')
 GRAD_NORMS = ('grad_norm_mim', 'grad_norm_con', 'grad_norm_mlc')
 
@@ -130,7 +132,6 @@ def val_images(data_root: str, num: int = 6) -> List[str]:
 def summary_markdown(result: dict, report_dir: str,
                      extra: Optional[str] = None) -> str:
     """The demo's report page."""
-    from .pipeline import COLUMNS
     row = dict(result['metrics'])
     row['pre-training'] = result['variant']
     table = markdown_table([row], ['pre-training'] + COLUMNS)

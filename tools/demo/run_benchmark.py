@@ -38,11 +38,11 @@ import statistics
 import time
 from typing import Optional
 
-from hvpt_mm.demo import (COLUMNS, add_test_metrics, markdown_table,
-                          mean_spread, plot_loss_curves, run_pipeline,
-                          run_stage, signal_summary)
-from hvpt_mm.demo.report import GRAD_NORMS, SIGNALS
-from hvpt_mm.demo.pipeline import DEMO, REPO, SETTINGS, Setting, console
+# The demo's harness: pipeline.py and report.py beside this script.
+from pipeline import (DEMO, REPO, SETTINGS, Setting, add_test_metrics,
+                      console, run_pipeline, run_stage)
+from report import (COLUMNS, GRAD_NORMS, SIGNALS, markdown_table, mean_spread,
+                    plot_loss_curves, signal_summary)
 
 # The variants of the demo setting (see --setting for the others).
 VARIANTS = DEMO.variants
@@ -221,7 +221,7 @@ def signals_table(results: list, setting: Setting = DEMO) -> str:
     """Per-signal losses at the end of pre-training and mean gradient norms.
 
     One row per pre-trained variant, each figure averaged over its seeds
-    (see :func:`hvpt_mm.demo.signal_summary`); ``-`` for a signal that is
+    (see :func:`report.signal_summary`); ``-`` for a signal that is
     off. The shares say how the gradient on the last backbone stage splits
     between the signals that are on.
     """

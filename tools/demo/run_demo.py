@@ -22,10 +22,10 @@ import os
 import os.path as osp
 import time
 
-from hvpt_mm.demo import (PRETRAIN_CONFIGS, Budget, plot_loss_curves,
-                          run_pipeline, run_stage, summary_markdown,
-                          val_images)
-from hvpt_mm.demo.pipeline import REPO, console
+# The demo's harness: pipeline.py and report.py beside this script.
+from pipeline import (PRETRAIN_CONFIGS, REPO, Budget, console, run_pipeline,
+                      run_stage)
+from report import plot_loss_curves, summary_markdown, val_images
 
 
 def parse_args() -> argparse.Namespace:
