@@ -2,6 +2,8 @@
 # mmdet's Swin 3x recipe (swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py),
 # i.e. the DETR-style multi-scale resize / crop augmentation, 36 epochs,
 # steps at 27 and 33. Add --amp to train with mixed precision.
+#
+#   python tools/transfer.py work_dirs/hvpt_swin-b --tasks detection-3x
 _base_ = './mask-rcnn_swin-b-p4-w7-hvpt-pre_fpn_1x_coco.py'
 
 # Multi-scale training with random crops (from DETR / Sparse R-CNN).
