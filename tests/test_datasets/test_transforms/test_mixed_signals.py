@@ -26,9 +26,7 @@ def _build(**kw):
 
 def test_key_contract():
     t = _build()
-    src = _results(label=[1, 3])
-    img = src['img']
-    out = t(src)
+    out = t(_results(label=[1, 3]))
     assert isinstance(out['img'], list) and len(out['img']) == 2
     for v in out['img']:
         assert v.shape == (SIZE, SIZE, 3) and v.dtype == np.uint8
@@ -41,8 +39,29 @@ def test_key_contract():
     assert out['has_label'] is True
     assert 'gt_label' not in out
     assert out['img_shape'] == (SIZE, SIZE)
-    # The source image was not modified in place.
-    assert out['img'][0] is not img
+
+
+def test_each_view_is_its_pipeline_of_the_source():
+    """Deterministic pipelines: the online view is the centre crop of the
+    source flipped, the target view the same crop unflipped, and the source
+    stays as decoded. The bugs: views swapped or both from one pipeline,
+    the target made from the online view, a transform writing into the
+    image the views share (e.g. mmcv's in-place ``imflip_`` for ``imflip``:
+    the crop is a view of the source)."""
+    crop = [dict(type='CenterCrop', crop_size=SIZE)]
+    t = _build(online_pipeline=crop + [
+                   dict(type='RandomFlip', prob=1., direction='horizontal')
+               ],
+               target_pipeline=crop,
+               mask_generator=None)
+    src = _results(shape=(80, 96, 3))
+    decoded = src['img'].copy()
+    online, target = t(dict(src))['img']
+    # (80 - 64) / 2 = 8 rows and (96 - 64) / 2 = 16 columns off each side.
+    centre = decoded[8:72, 16:80]
+    np.testing.assert_array_equal(online, centre[:, ::-1])
+    np.testing.assert_array_equal(target, centre)
+    np.testing.assert_array_equal(src['img'], decoded)
 
 
 def test_single_label_becomes_multi_hot():
