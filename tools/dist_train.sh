@@ -2,13 +2,22 @@
 # Usage: tools/dist_train.sh CONFIG NUM_PROCS [train.py options]
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT. On machines without a GPU
 # the processes run on the CPU with the gloo backend.
+# PORT: on one machine a free port unless set, so that two runs there do
+# not collide; several machines must agree on it (default 29500).
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
+if [ -z "${PORT:-}" ]; then
+    if [ "$NNODES" = 1 ]; then
+        PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); \
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    else
+        PORT=29500
+    fi
+fi
 
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \

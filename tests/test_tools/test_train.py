@@ -86,14 +86,29 @@ def test_resume_from_named_checkpoint(tmp_path, imagenet_root, recorded):
 
 
 def test_dist_train_two_processes_on_cpu(tmp_path, imagenet_root, recorded):
+    """Two gloo processes of 2 images train at the lr of 4 images.
+
+    No PORT is given: dist_train.sh picks a free one on one machine (a
+    fixed default collides with any other run there). The schedule is made
+    flat, so the logged lr is the recipe's 8e-4 for 2048 images scaled to
+    the 4 of a step. Catches: a world size left out of the lr, a fixed
+    port."""
     work = str(tmp_path / 'work')
     opts = tiny_pretrain_options(imagenet_root, batch_size=2)
+    env = dict(OMP_NUM_THREADS='1')
+    env['PORT'] = ''  # unset: the script's own choice
     run_tool(['tools/dist_train.sh', recorded, '2', '--work-dir', work,
-              '--cfg-options'] + opts + epoch_options(1),
-             env=dict(PORT='29613', OMP_NUM_THREADS='1'))
+              '--cfg-options'] + opts + epoch_options(1) + [
+                  'param_scheduler.0.start_factor=1.0',
+                  'param_scheduler.1.eta_min_ratio=1.0'
+              ], env=env)
     with open(osp.join(work, 'start_state.json')) as f:
         assert json.load(f)['world_size'] == 2
     # 12 images / (2 processes x 2) = 3 iterations per epoch.
     assert [r['iter'] for r in _losses(work, rank=0)] == [1, 2, 3]
     assert [r['iter'] for r in _losses(work, rank=1)] == [1, 2, 3]
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+    scalars = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
+    with open(scalars[0]) as f:
+        lrs = [json.loads(line)['lr'] for line in f]
+    assert lrs == pytest.approx([8e-4 * 2 * 2 / 2048] * 3, rel=1e-6)
