@@ -122,6 +122,31 @@ def test_registered_on_import_only(tmp_path):
 
 
 def test_deprecated_trust_hook_still_builds():
+    """Older configs list the hook: it builds, does nothing, and says so
+    once, as a warning naming itself (the bugs: a silent no-op, so nobody
+    removes it; or one that still needs a runner)."""
+    import logging
+
+    from mmengine.logging import MMLogger
     from mmpretrain.registry import HOOKS
+
+    class Records(logging.Handler):
+
+        def __init__(self):
+            super().__init__()
+            self.records = []
+
+        def emit(self, record):
+            self.records.append(record)
+
     hook = HOOKS.build(dict(type='HVPTTrustCheckpointHook'))
-    hook.before_run(None)  # only warns
+    logger = MMLogger.get_current_instance()
+    records = Records()
+    logger.addHandler(records)
+    try:
+        hook.before_run(None)
+    finally:
+        logger.removeHandler(records)
+    assert [(r.levelno, r.getMessage()) for r in records.records] == [
+        (logging.WARNING, 'HVPTTrustCheckpointHook is no longer needed and '
+         'does nothing; remove it from custom_hooks')]
