@@ -219,6 +219,9 @@ def verify(pins: Sequence[Tuple[str, str]],
 # ------------------------------------------------------------------ mim
 PACKAGE = 'hvpt_mm'
 RECORD_ENTRY = PACKAGE + '/.mim,,'
+# The start-up hook's line (see _hvpt_mm_hook.py), copied into
+# site-packages when the install is made.
+HOOK_PTH = '_hvpt_mm_hook.pth'
 
 
 def _editable_dist(checkout: str):
@@ -248,6 +251,39 @@ def _editable_dist(checkout: str):
     return None
 
 
+def stale_hook(site: str, checkout: str) -> Optional[str]:
+    """Whether the installed start-up hook line differs from the checkout's.
+
+    An editable install copies ``_hvpt_mm_hook.pth`` into site-packages
+    once; a checkout whose line changed since (e.g. the guard that keeps a
+    moved checkout silent) needs the install made again.
+
+    Args:
+        site (str): The site-packages folder of the install.
+        checkout (str): The checkout installed editable.
+
+    Returns:
+        str | None: What differs and the command that fixes it, or None.
+    """
+    source = osp.join(checkout, HOOK_PTH)
+    installed = osp.join(site, HOOK_PTH)
+    if not osp.isfile(source):
+        return None
+    with open(source) as f:
+        want = f.read()
+    have = None
+    if osp.isfile(installed):
+        with open(installed) as f:
+            have = f.read()
+    if have == want:
+        return None
+    return ('{} {} the checkout\'s {}; install again: pip install '
+            '--no-deps --use-pep517 -e {} --config-settings '
+            'editable_mode=compat'.format(
+                installed, 'is missing, unlike' if have is None else
+                'differs from', source, checkout))
+
+
 def mim_folder(checkout: str, check: bool = False) -> Optional[str]:
     """Give openmim the package folder an editable install lacks.
 
@@ -266,7 +302,9 @@ def mim_folder(checkout: str, check: bool = False) -> Optional[str]:
 
     Args:
         checkout (str): The checkout installed editable.
-        check (bool): Only report whether the link is in place.
+        check (bool): Only report whether the link is in place and the
+            installed start-up hook is the checkout's
+            (:func:`stale_hook`).
 
     Returns:
         str | None: What is wrong, or None (also when hvpt_mm is not
@@ -285,8 +323,9 @@ def mim_folder(checkout: str, check: bool = False) -> Optional[str]:
     in_place = (osp.islink(link) and recorded
                 and osp.realpath(link) == osp.realpath(target))
     if check:
-        return None if in_place else '{} is not linked to {}'.format(
-            link, target)
+        if not in_place:
+            return '{} is not linked to {}'.format(link, target)
+        return stale_hook(site, checkout)
     if not osp.isfile(osp.join(target, 'tools', 'train.py')):
         return '{} holds no tools/train.py (setup.py writes it)'.format(
             target)
