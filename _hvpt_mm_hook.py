@@ -8,7 +8,7 @@ a config inheriting ``hvpt_mm::...`` before anything imported ``hvpt_mm``
 ``Config.fromfile``) would stop with "mmengine does not support to load
 hvpt_mm config".
 
-The installed package ships ``_hvpt_mm_hook.pth``, whose single line
+The installed package ships ``_hvpt_mm_hook.pth``, whose import line
 Python's :mod:`site` runs at start-up. It imports this module and does
 nothing at all when the import fails (an editable checkout moved or
 deleted, a half-removed install). This module imports only :mod:`sys` and
@@ -17,9 +17,11 @@ puts a finder first on :data:`sys.meta_path` that does nothing until
 adds ``hvpt_mm`` to the table, if the package can be found, and moves to
 the end of the meta path.
 
-mmengine locates a package of its table by the file of the module the
-table names (:func:`mmengine.utils.get_installed_path`) and reads the
-configs under ``<its folder>/.mim/configs``. The name the table gets,
+mmengine locates a package of its table by the name the table gives
+(:func:`mmengine.utils.get_installed_path`): the location of the
+distribution of that name or, without one, the folder of the module that
+``importlib.util.find_spec`` finds; it reads the configs under
+``<that folder>/.mim/configs``. The name the table gets,
 :data:`LOCATOR`, is one only this finder answers: with the spec of the
 package's ``version.py`` under that name, found as ``import hvpt_mm``
 would find it (in the checkout for an editable install), without
@@ -31,8 +33,9 @@ the config is used.
 import sys
 
 PACKAGE = 'hvpt_mm'
-# Not a distribution name and not a submodule of hvpt_mm: mmengine's
-# lookup of a submodule would import the package first.
+# Neither a distribution's name (mmengine would take its location:
+# site-packages for an editable install) nor a submodule of hvpt_mm
+# (find_spec imports the parent package first).
 LOCATOR = 'hvpt_mm_configs'
 TARGET = 'mmengine.config.utils'
 
