@@ -79,7 +79,13 @@ def test_ablation_transfer_loads_the_ablation(ablation_dir, hvp_ckpt,
     assert len(differs) > 10, 'the probe holds the main backbone'
 
 
-def test_driver_reextracts_a_newer_checkpoint(tmp_path, hvp_ckpt):
+def _dry_run(capsys, *args) -> str:
+    """tools/transfer.py --dry-run in this process; its printed output."""
+    load_tool('tools/transfer.py').main([*map(str, args), '--dry-run'])
+    return capsys.readouterr().out
+
+
+def test_driver_reextracts_a_newer_checkpoint(tmp_path, hvp_ckpt, capsys):
     """A backbone.pth older than the pre-training's last checkpoint (a
     resumed pre-training) is extracted again; an up-to-date one is kept."""
     import shutil
@@ -87,19 +93,18 @@ def test_driver_reextracts_a_newer_checkpoint(tmp_path, hvp_ckpt):
     work.mkdir()
     shutil.copy(hvp_ckpt, work / 'epoch_1.pth')
     (work / 'last_checkpoint').write_text(str(work / 'epoch_1.pth'))
-    args = ['tools/transfer.py', str(work), '--tasks', 'linear', '--dry-run']
-    first = run_tool(args).stdout
-    assert 'extract_backbone.py' in first
-    assert 'up to date' in run_tool(args).stdout
+    args = [work, '--tasks', 'linear']
+    assert 'extract_backbone.py' in _dry_run(capsys, *args)
+    assert 'up to date' in _dry_run(capsys, *args)
     shutil.copy(hvp_ckpt, work / 'epoch_2.pth')
     (work / 'last_checkpoint').write_text(str(work / 'epoch_2.pth'))
-    again = run_tool(args).stdout
+    again = _dry_run(capsys, *args)
     assert 'epoch_2.pth' in again and 'extract_backbone.py' in again
     meta = torch.load(work / 'backbone.pth', weights_only=True)['meta']
     assert meta['source'] == 'epoch_2.pth'
 
 
-def test_driver_commands_per_launcher(tmp_path, hvp_ckpt):
+def test_driver_commands_per_launcher(tmp_path, hvp_ckpt, capsys):
     """dist_train.sh with N processes, Slurm with GPUS=N, each task in
     <pre-training>/<config name>, the arch overrides of a non-Swin-B
     backbone before the user's options."""
@@ -107,9 +112,8 @@ def test_driver_commands_per_launcher(tmp_path, hvp_ckpt):
     work = tmp_path / 'pre'
     work.mkdir()
     shutil.copy(hvp_ckpt, work / 'epoch_1.pth')
-    out = run_tool(['tools/transfer.py', str(work), '--dry-run',
-                    '--launcher', 'pytorch', '--gpus', '4',
-                    '--cfg-options', 'train_cfg.max_epochs=1']).stdout
+    out = _dry_run(capsys, work, '--launcher', 'pytorch', '--gpus', '4',
+                   '--cfg-options', 'train_cfg.max_epochs=1')
     lines = [line for line in out.splitlines() if line.startswith('[')]
     assert [line.split(']')[0][1:] for line in lines] == [
         'finetune', 'linear', 'detection', 'segmentation']
@@ -126,9 +130,8 @@ def test_driver_commands_per_launcher(tmp_path, hvp_ckpt):
     lin = next(line for line in lines if line.startswith('[linear]'))
     assert f'model.head.in_channels={TINY_OUT}' in lin
 
-    slurm = run_tool(['tools/transfer.py', str(work), '--dry-run',
-                      '--tasks', 'linear', '--launcher', 'slurm',
-                      '--partition', 'gpu']).stdout
+    slurm = _dry_run(capsys, work, '--tasks', 'linear', '--launcher',
+                     'slurm', '--partition', 'gpu')
     assert 'slurm_train.sh gpu pre_linear' in slurm
 
 
