@@ -12,8 +12,8 @@ The same commands as a GPU run, shrunk by ``--cfg-options`` only:
 The data are written first: ImageNet (``train/``, ``val/``, ``meta/``),
 COCO 2017 (boxes and polygon masks) and ADE20K layouts with a handful of
 random images each. Every stage's output goes to ``WORK/logs/``; the run
-stops at the first failing stage, naming its log. About 2-3 minutes on two
-CPU cores.
+stops at the first failing stage, naming its log. About two minutes on
+two CPU cores with nothing else running (one thread per process).
 
 Example::
 

@@ -17,7 +17,7 @@ from typing import Dict, Optional, Union
 
 from mmengine.optim import OptimWrapper, OptimWrapperDict, _ParamScheduler
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.runner import BaseLoop, Runner
 from torch.utils.data import DataLoader
 
 from hvpt_mm.datasets.class_count import check_num_classes
@@ -123,7 +123,7 @@ class HVPTRunner(Runner):
             if base is not None and 'lr' in base:
                 base['lr'] = base['lr'] * ratio
 
-    def build_train_loop(self, loop):
+    def build_train_loop(self, loop: Union[BaseLoop, Dict]) -> BaseLoop:
         """Build the loop (and the train dataset), then check class counts.
         """
         loop = super().build_train_loop(loop)
