@@ -218,6 +218,12 @@ def task_options(roots: Dict[str, str]) -> Dict[str, List[str]]:
             f'test_dataloader.dataset.pipeline.1.scale={dense_scale}',
             f'val_evaluator.ann_file={coco_val}',
             f'test_evaluator.ann_file={coco_val}',
+            # Fewer proposals and sampled RoIs for 64-px images.
+            'model.train_cfg.rpn_proposal.nms_pre=200',
+            'model.train_cfg.rpn_proposal.max_per_img=100',
+            'model.train_cfg.rcnn.sampler.num=64',
+            'model.test_cfg.rpn.nms_pre=200',
+            'model.test_cfg.rpn.max_per_img=100',
             'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
             *_loaders(loaders, 0),
         ],
