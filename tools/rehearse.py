@@ -51,6 +51,8 @@ PRETRAIN_SIZE = 64
 CLS_SIZE = 96  # stage maps 24, 12, 6, 3: whole windows of 3
 DENSE_SIZE = 64
 COCO_CATEGORIES = [(1, 'person'), (3, 'car')]
+# Marks a folder as a rehearsal's, which the next rehearsal may empty.
+MARKER = '.hvpt_rehearsal'
 
 
 def free_port() -> int:
@@ -274,8 +276,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--work-dir',
         default='work_dirs/rehearsal',
-        help='where data, runs and logs go (emptied first); default '
-        'work_dirs/rehearsal')
+        help='where data, runs and logs go; an earlier rehearsal there is '
+        'removed first (default: work_dirs/rehearsal)')
     parser.add_argument(
         '--procs',
         type=int,
@@ -293,10 +295,16 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     work = osp.abspath(args.work_dir)
-    if osp.isdir(work):
+    marker = osp.join(work, MARKER)
+    if osp.isdir(work) and os.listdir(work):
+        # Only an earlier rehearsal's folder is emptied, never another one.
+        if not osp.isfile(marker):
+            raise SystemExit(f'{work} is not empty and holds no earlier '
+                             'rehearsal; give a new or empty --work-dir')
         shutil.rmtree(work)
     logs = osp.join(work, 'logs')
     os.makedirs(logs)
+    open(marker, 'w').close()
     roots = write_data(osp.join(work, 'data'))
     pretrain_dir = osp.join(work, 'work_dirs', 'hvpt_swin-b')
 
