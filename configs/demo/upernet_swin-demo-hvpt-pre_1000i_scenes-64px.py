@@ -73,9 +73,8 @@ test_dataloader = dict(
         data_prefix=dict(img_path='images/test', seg_map_path='seg/test'),
         pipeline=test_pipeline))
 
-# lr 1e-3 (batch 8): at 2e-4 the 1,000 iterations learned little beyond the
-# background (mIoU of random initialisation 9.6, of the demo's HVP backbone
-# 11.8; at 1e-3: 21.6 and 25.1; at 2e-3: 25.3 and 27.6; seed 0).
+# lr 1e-3 (batch 8): at mmseg's 2e-4 the 1,000 iterations learned little
+# beyond the background (docs/experiments.md).
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,

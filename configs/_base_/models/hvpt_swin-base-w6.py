@@ -2,12 +2,8 @@
 model = dict(
     type='HeuristicMultiTaskPretrainer',
     # Weight per signal; 0 removes the branch and its compute. The paper
-    # gives no weights. Measured shares of the gradient norm on the last
-    # backbone stage (mim / con / mlc; MIM acts mostly on earlier stages):
-    # Swin-T, 192 px, 1000 classes, first 6 steps on placeholder images:
-    # 2 / 61 / 36 % (97 % mlc
-    # without init_prior below); the CPU demo over its 1,500 steps:
-    # 11 / 32 / 57 %. No signal is silenced, so the weights stay at 1.
+    # gives none; at 1 no signal's gradient dwarfs the others' (see the
+    # grad_norm_* logs and docs/experiments.md).
     loss_weights=dict(mim=1.0, con=1.0, mlc=1.0),
     # EMA update rate of the momentum encoder, cosine-decayed to 0
     # (momentum 0.99 -> 1), as in MoCo v3.
@@ -39,8 +35,8 @@ model = dict(
         patch_size=4,
         loss=dict(type='PixelReconstructionLoss', criterion='L1', channel=3)),
     # con: MoCo v3 projector / predictor on globally pooled features, 2048
-    # wide (MoCo v3 uses 4096): the 4096-wide pair and its AdamW state cost
-    # more memory than the momentum encoder (docs/benchmarks.md).
+    # wide (MoCo v3: 4096) to keep the step's memory near SimMIM's
+    # (docs/experiments.md).
     con_neck=dict(
         type='NonLinearNeck',
         in_channels=128 * 2**3,
@@ -68,11 +64,9 @@ model = dict(
         temperature=0.2),
     # mlc: linear multi-label head, BCE summed over classes, averaged over
     # labelled samples. The bias starts at the logit of the share of
-    # positives per class (1 of 1000 on ImageNet): the loss then starts at
-    # 7.9 (the prior's entropy) instead of 1000 * ln 2 = 693, which would
-    # dwarf loss_mim (~1) and loss_con (~3) and, through the gradient clip,
-    # shrink their updates (measured, Swin-T: total gradient norm 17 with
-    # the prior, 520 without, against a clip at 5). Set it to labels per
+    # positives per class (1 of 1000 on ImageNet), so the loss starts at the
+    # prior's entropy, not at 1000 * ln 2, which would set the gradient clip
+    # for all three signals (docs/experiments.md). Set it to labels per
     # image / num_classes for other data (e.g. 2.9 / 80 for COCO).
     # For the asymmetric loss: loss=dict(type='AsymmetricLoss', gamma_pos=0,
     # gamma_neg=4, clip=0.05).

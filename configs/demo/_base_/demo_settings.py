@@ -5,10 +5,8 @@ demo_data_root = '{{$HVPT_DEMO_DATA:data/hvpt_demo/}}'
 demo_classes = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
                 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot')
 demo_size = 64  # scene side in pixels
-# A small Swin: 48-d, one block per stage, final stage 384-d. On the demo
-# scenes it learned the multi-labels as well as the 2-2-2-2 Swin at patch 8
-# and at less than half the step time of 2-2-2-2 at patch 4 (measured in
-# docs/benchmarks.md).
+# A small Swin: 48-d, one block per stage, final stage 384-d: the
+# cheapest one that learned the scenes' multi-labels (docs/experiments.md).
 demo_arch = dict(embed_dims=48, depths=[1, 1, 1, 1], num_heads=[3, 6, 12, 24])
 demo_stage_dims = [48, 96, 192, 384]
 # Window 4; the last stage (2x2 at 64 px) is padded to it.
