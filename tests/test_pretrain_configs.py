@@ -53,7 +53,7 @@ def test_print_config_shows_the_recipe():
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
-    for needed in ('mask_ratio=0.6', 'mask_patch_size=32',
+    for needed in ('mask_ratio=0.3', 'mask_patch_size=32',
                    "type='SimMIMMaskGenerator'", 'online_pipeline=',
                    'target_pipeline=', "type='HVPTLoadImageFromFile'"):
         assert needed in text, needed
@@ -67,19 +67,31 @@ def test_print_config_shows_the_recipe():
 
 
 def test_written_recipe_is_the_transform_default():
-    """The config spells out exactly what HVPTMixedSignals defaults to."""
+    """The config spells out what HVPTMixedSignals defaults to, but for
+    the one deliberate change: mask ratio 0.3 instead of SimMIM's 0.6.
+    Catches: a view or a mask setting that drifts from the documented
+    default, or a ratio lost when a config is edited."""
     mixed = Config.fromfile(MAIN).train_dataloader.dataset.pipeline[1]
     assert _to_plain(mixed.online_pipeline) == _to_plain(
         online_view_pipeline())
     assert _to_plain(mixed.target_pipeline) == _to_plain(
         target_view_pipeline())
-    assert _to_plain(mixed.mask_generator) == _to_plain(
-        default_mask_generator())
+    assert (mixed.labelled_mask_prob, mixed.unlabelled_mask_prob) == (1, 1)
+    assert _to_plain(mixed.mask_generator) == dict(
+        _to_plain(default_mask_generator()), mask_ratio=0.3)
     written = TRANSFORMS.build(mixed.to_dict())
     default = TRANSFORMS.build(
         dict(type='HVPTMixedSignals', num_classes=mixed.num_classes,
-             input_size=mixed.input_size))
+             input_size=mixed.input_size,
+             mask_generator=dict(default_mask_generator(), mask_ratio=0.3)))
     assert repr(written) == repr(default)
+    # 11 of the 36 32-px blocks of a 192-px view: ceil(0.3 * 36).
+    np.random.seed(0)
+    mask = TRANSFORMS.build(
+        dict(mixed.mask_generator, input_size=mixed.input_size))({})['mask']
+    blocks = mask[::8, ::8]
+    assert mask.shape == (48, 48) and int(blocks.sum()) == 11
+    assert np.array_equal(mask, blocks.repeat(8, 0).repeat(8, 1))
 
 
 def test_input_size_sizes_views_and_mask():
@@ -98,7 +110,8 @@ def test_pretrain_config_uses_the_main_recipe(path):
     """Every pre-training config loads with HVPTLoadImageFromFile and the
     main config's views; only the signal switches differ, and they follow
     the loss weights (no mask without MIM, no target view without the
-    contrastive signal)."""
+    contrastive signal, SimMIM's mask ratio for MIM alone). Catches: an
+    ablation that runs another recipe than the one it ablates."""
     main = Config.fromfile(MAIN).train_dataloader.dataset.pipeline[1]
     cfg = Config.fromfile(path)
     weights = dict(mim=1., con=1., mlc=1.)
@@ -113,7 +126,11 @@ def test_pretrain_config_uses_the_main_recipe(path):
             main.online_pipeline)
         assert _to_plain(mixed.target_pipeline) == _to_plain(
             main.target_pipeline)
-        if weights['mim']:
+        if weights['mim'] and not (weights['con'] or weights['mlc']):
+            # MIM alone: SimMIM's ratio, as the single-signal baselines.
+            assert _to_plain(mixed.mask_generator) == dict(
+                _to_plain(main.mask_generator), mask_ratio=0.6)
+        elif weights['mim']:
             assert _to_plain(mixed.mask_generator) == _to_plain(
                 main.mask_generator)
         else:

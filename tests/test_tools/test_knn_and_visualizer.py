@@ -192,21 +192,23 @@ def test_visualizer(hvp_ckpt, imagenet_root, tmp_path, monkeypatch):
     assert grid.shape == (title + 2 * (size + pad) + pad,
                           4 * (size + pad) + pad, 3)
     assert np.array_equal(grid, run(0, tmp_path / 'again.png'))
-    other = run(1, tmp_path / 'other.png')
-    assert not np.array_equal(grid, other)
+    # Another seed draws other masks (2 of 4 blocks per image: two seeds can
+    # draw the same pair, three in a row hardly).
+    assert any(not np.array_equal(grid, run(s, tmp_path / f'other{s}.png'))
+               for s in (1, 2, 3))
 
-    # The mask as training draws it (HVPTMixedSignals' default generator:
-    # 60 % of 32-px patches), seeded.
+    # The mask as training draws it (the config's generator: 30 % of the
+    # 32-px blocks, rounded up: 2 of the 4 blocks of a 64-px image), seeded.
     from mmengine.config import Config
     from mmpretrain.registry import TRANSFORMS
     gen_cfg = tool.find_mask_generator(Config.fromfile(PRETRAIN))
     assert (gen_cfg['type'], gen_cfg['mask_ratio']) == ('SimMIMMaskGenerator',
-                                                        0.6)
+                                                        0.3)
     gen_cfg['input_size'] = size  # as the tiny options set
     np.random.seed(0)
     mask = TRANSFORMS.build(gen_cfg)({})['mask']  # first image
     pixel = mask.repeat(4, 0).repeat(4, 1).astype(bool)
-    assert 0.4 < pixel.mean() < 0.8
+    assert pixel.mean() == 0.5
 
     def panel(col, row=0):
         top, left = title + pad + row * (size + pad), pad + col * (size + pad)
