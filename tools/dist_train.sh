@@ -10,14 +10,7 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
-if [ -z "${PORT:-}" ]; then
-    if [ "$NNODES" = 1 ]; then
-        PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); \
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    else
-        PORT=29500
-    fi
-fi
+source "$(dirname "$0")/dist_port.sh"
 
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
