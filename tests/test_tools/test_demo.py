@@ -121,6 +121,37 @@ def test_benchmark_table_and_verdict(tmp_path):
         f'# x\n{bench.BEGIN}\nnew table\n{bench.END}\ntail\n'
 
 
+def test_benchmark_summary_in_method_readme(tmp_path):
+    # The compact table of the ImageNet-like setting is written from the
+    # records, under each variant's label; catches a summary of the wrong
+    # split, an unlabelled row or a write between the wrong markers.
+    bench = _load_benchmark()
+    setting = bench.SETTINGS['labelled-96px']
+    tested = [
+        dict(variant=v, seed=s,
+             metrics=dict(zip(('linear mAP', 'box AP', 'mask AP', 'mIoU'),
+                              (40. + 2 * s - 10 * (v == 'random'), 9., 4.,
+                               26. + s))))
+        for v in ('random', 'hvp-mask-0.3') for s in (0, 1)
+    ]
+    table = bench.summary_table(tested, setting)
+    assert table.splitlines()[2:] == [
+        '| HVP, every view masked at 0.3 (shipped) | 2 | 41.00 ± 1.41 | '
+        '9.00 ± 0.00 | 4.00 ± 0.00 | 26.50 ± 0.71 |',
+        '| none (random initialisation) | 2 | 31.00 ± 1.41 | 9.00 ± 0.00 | '
+        '4.00 ± 0.00 | 26.50 ± 0.71 |',
+    ]
+    begin, end = bench.markers(setting, 'summary')
+    assert begin == '<!-- labelled-96px-summary:begin -->'
+    readme = open(bench.REPO + '/' + setting.summary_doc).read()
+    assert begin in readme and end in readme
+    doc = tmp_path / 'README.md'
+    benchmark = '\n'.join(bench.markers(setting))
+    doc.write_text(f'{benchmark}\n{begin}\nold\n{end}\n')
+    bench.update_doc(str(doc), table, setting, 'summary')
+    assert doc.read_text() == f'{benchmark}\n{begin}\n{table}{end}\n'
+
+
 def _write_scalars(work_dir, records):
     vis = work_dir / '20260101_000000' / 'vis_data'
     vis.mkdir(parents=True)

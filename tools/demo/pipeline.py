@@ -57,6 +57,10 @@ class Setting:
             are HVP recipes.
         single_signals (tuple[str]): Variants that train one signal alone.
         transfers (dict): Transfer -> (config, {logged key: column}).
+        summary_doc (str, optional): A doc (relative to the repository)
+            that also gets a compact table of the test scenes, between
+            ``<!-- NAME-summary:begin -->`` and ``...:end -->``.
+        labels (dict[str, str]): Variant -> how the compact table names it.
     """
     name: str
     data_root: str
@@ -64,6 +68,8 @@ class Setting:
     pretrain_configs: Dict[str, str]
     single_signals: Tuple[str, ...]
     transfers: Dict[str, Tuple[str, Dict[str, str]]]
+    summary_doc: Optional[str] = None
+    labels: Dict[str, str] = field(default_factory=dict)
 
     @property
     def variants(self) -> List[str]:
@@ -102,6 +108,16 @@ LABELLED_96PX = Setting(
     transfers={
         name: (config.replace('scenes-64px', 'scenes-96px'), keys)
         for name, (config, keys) in TRANSFERS.items()
+    },
+    # The method README shows the test scenes, in words; the configs in
+    # configs/_base_/datasets/imagenet_bs128_hvpt_192.py run the 0.3 recipe.
+    summary_doc='configs/hvpt/README.md',
+    labels={
+        'hvp-mask-all': 'HVP, every view masked at 0.6',
+        'hvp-mask-half': 'HVP, half of the views masked at 0.6',
+        'hvp-mask-0.3': 'HVP, every view masked at 0.3 (shipped)',
+        'mim-only': 'masked image modeling only (0.6)',
+        'random': 'none (random initialisation)',
     })
 SETTINGS = {s.name: s for s in (DEMO, LABELLED_96PX)}
 # COCO AP is a fraction in mmdet, mAP / mIoU are percentages.

@@ -9,7 +9,8 @@ evaluated on the test scenes, which no choice of the demo was made on (a
 finished run without them gets them on the next invocation). The tables
 (mean ± std over seeds, test and validation scenes) are written to
 ``<report-dir>/benchmark.md`` and, with ``--update-doc``, into
-``docs/benchmarks.md`` between its demo markers.
+``docs/benchmarks.md`` between the setting's markers (and, for a setting
+with a ``summary_doc``, a compact test table into that doc).
 
     python tools/demo/run_benchmark.py                # or: make benchmark
     python tools/demo/run_benchmark.py --variants hvp random --seeds 0
@@ -48,10 +49,14 @@ from report import (COLUMNS, GRAD_NORMS, SIGNALS, markdown_table, mean_spread,
 VARIANTS = DEMO.variants
 
 
-def markers(setting: Setting) -> tuple:
-    """The doc markers between which a setting's tables are written."""
-    return (f'<!-- {setting.name}-benchmark:begin -->',
-            f'<!-- {setting.name}-benchmark:end -->')
+def markers(setting: Setting, part: str = 'benchmark') -> tuple:
+    """The doc markers between which a setting's ``part`` is written.
+
+    ``benchmark``: the full tables in ``docs/benchmarks.md``; ``summary``:
+    the compact test table in the setting's ``summary_doc``.
+    """
+    return (f'<!-- {setting.name}-{part}:begin -->',
+            f'<!-- {setting.name}-{part}:end -->')
 
 
 BEGIN, END = markers(DEMO)
@@ -88,7 +93,9 @@ def parse_args() -> argparse.Namespace:
         'a fresh checkout resumes and tabulates the finished runs)')
     parser.add_argument(
         '--update-doc', action='store_true',
-        help='write the table into docs/benchmarks.md')
+        help='write the tables into docs/benchmarks.md (and the compact '
+        'test table into the setting\'s summary doc, for labelled-96px '
+        'configs/hvpt/README.md)')
     parser.add_argument(
         '--jobs', type=int, default=1,
         help='runs at once, each with cores // jobs threads (default 1)')
@@ -265,6 +272,16 @@ def signals_section(results: list, setting: Setting = DEMO) -> str:
             'mean over seeds):\n\n' + table + '\n')
 
 
+def summary_table(tested: list, setting: Setting) -> str:
+    """The test scenes' mean ± std, each variant named by its label."""
+    rows = [
+        dict(row, **{'pre-training': setting.labels.get(
+            row['pre-training'], row['pre-training'])})
+        for row in aggregate(tested, setting)
+    ]
+    return markdown_table(rows, ['pre-training', 'seeds'] + COLUMNS)
+
+
 def per_run_table(results: list) -> str:
     """Every finished run: its metrics and its stage times in minutes."""
     rows = [
@@ -370,6 +387,9 @@ def main() -> None:
         json.dump(results, f, indent=2)
     if args.update_doc:
         update_doc(osp.join(REPO, 'docs', 'benchmarks.md'), body, setting)
+        if setting.summary_doc and tested:
+            update_doc(osp.join(REPO, setting.summary_doc),
+                       summary_table(tested, setting), setting, 'summary')
     print(body)
 
 
@@ -421,9 +441,10 @@ def run_parallel(pending: list, jobs: int, setting: Setting = DEMO,
     return results
 
 
-def update_doc(path: str, body: str, setting: Setting = DEMO) -> None:
-    """Replace the text between the setting's markers in ``path``."""
-    begin, end = markers(setting)
+def update_doc(path: str, body: str, setting: Setting = DEMO,
+               part: str = 'benchmark') -> None:
+    """Replace the text between the setting's ``part`` markers in ``path``."""
+    begin, end = markers(setting, part)
     with open(path) as f:
         text = f.read()
     if begin not in text or end not in text:
