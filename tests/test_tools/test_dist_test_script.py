@@ -3,9 +3,10 @@
 import os
 import os.path as osp
 import re
-import socket
 import subprocess
 import sys
+
+from test_reliability.hvpt_reliability_utils import free_port
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -31,12 +32,6 @@ def _launch_args(tmp_path, **env):
     return out.split()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _port(args):
     return int(re.search(r'--master_port=(\d+)', ' '.join(args)).group(1))
 
@@ -53,6 +48,6 @@ def test_one_machine_takes_a_free_port(tmp_path):
 def test_port_from_the_environment_and_several_machines(tmp_path):
     """A set PORT is used as it is; several machines default to 29500
     (they must agree, so no machine may draw its own)."""
-    port = _free_port()
+    port = free_port()
     assert _port(_launch_args(tmp_path, PORT=str(port))) == port
     assert _port(_launch_args(tmp_path, NNODES='2')) == 29500
