@@ -146,14 +146,20 @@ def save_record(result: dict, record_dir: str) -> dict:
     return result
 
 
-def aggregate(results: list, setting: Setting = DEMO) -> list:
-    """One row per variant: mean ± std of each column over seeds."""
+def aggregate(results: list, setting: Setting = DEMO,
+              labels: Optional[dict] = None) -> list:
+    """One row per variant: mean ± std of each column over seeds.
+
+    ``labels`` maps a variant to the name its row shows (default: the
+    variant's own name).
+    """
     rows = []
     for variant in setting.variants:
         runs = [r for r in results if r['variant'] == variant]
         if not runs:
             continue
-        row = {'pre-training': variant, 'seeds': len(runs)}
+        row = {'pre-training': (labels or {}).get(variant, variant),
+               'seeds': len(runs)}
         for col in COLUMNS:
             row[col] = mean_spread([r['metrics'][col] for r in runs])
         rows.append(row)
@@ -274,12 +280,8 @@ def signals_section(results: list, setting: Setting = DEMO) -> str:
 
 def summary_table(tested: list, setting: Setting) -> str:
     """The test scenes' mean ± std, each variant named by its label."""
-    rows = [
-        dict(row, **{'pre-training': setting.labels.get(
-            row['pre-training'], row['pre-training'])})
-        for row in aggregate(tested, setting)
-    ]
-    return markdown_table(rows, ['pre-training', 'seeds'] + COLUMNS)
+    return markdown_table(aggregate(tested, setting, setting.labels),
+                          ['pre-training', 'seeds'] + COLUMNS)
 
 
 def per_run_table(results: list) -> str:
